@@ -1,0 +1,25 @@
+import os, shutil, subprocess, sys
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+def ecgnb(*args, timeout=600, **kw):
+    "Run the installed `ecgnb` command; returns the CompletedProcess (text)."
+    return subprocess.run([str(BIN/'ecgnb'), *map(str, args)], capture_output=True, text=True, timeout=timeout, **kw)
+
+@pytest.fixture(scope='session')
+def chromium():
+    "Path of a headless-capable Chromium, or skip."
+    exe = shutil.which('chromium') or shutil.which('chromium-browser')
+    if not exe: pytest.skip('chromium is not installed (make test installs it with apt-get when run as root)')
+    return exe
+
+def browse(exe, url, tmp_path, screenshot=None, timeout=60):
+    "Load `url` in headless Chromium; returns the DOM after scripts ran (and writes a screenshot when asked)."
+    args = [exe, '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
+            '--no-first-run', '--disable-component-update', '--disable-sync', f'--user-data-dir={tmp_path/"chrome"}',
+            '--virtual-time-budget=5000']
+    if screenshot: subprocess.run(args + [f'--screenshot={screenshot}', '--window-size=1200,900', url], capture_output=True, timeout=timeout)
+    return subprocess.run(args + ['--dump-dom', url], capture_output=True, text=True, timeout=timeout).stdout

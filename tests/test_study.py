@@ -1,0 +1,14 @@
+"`ecgnb study --quick` runs every report with papermill and writes an index a browser opens."
+import json
+from conftest import ROOT, ecgnb, browse
+
+def test_quick_study(tmp_path, chromium):
+    r = ecgnb('study', '--quick', '--out', tmp_path/'out', cwd=ROOT, timeout=1200)
+    assert r.returncode == 0, r.stdout + r.stderr
+    idx = json.loads((tmp_path/'out'/'index.json').read_text())
+    names = [s['name'] for s in idx['reports']]
+    assert names == sorted(names) and names[0] == '00_environment'
+    assert all(s['status'] == 'ok' for s in idx['reports'])
+    assert idx['env']['packages']['torch'] == '2.13.0+cpu' or idx['env']['packages']['torch'].startswith('2.13.0')
+    dom = browse(chromium, (tmp_path/'out'/'index.html').as_uri(), tmp_path)
+    assert 'ecgnb study' in dom and '00_environment/00_environment.html' in dom
