@@ -1,0 +1,140 @@
+"`ecgnb prepare` and `ecgnb merge` as a user runs them: starter commands, reruns, interruptions, bad input, real data."
+import json, os, signal, subprocess, sys, time
+from pathlib import Path
+import numpy as np
+import pytest
+from conftest import ecgnb, BIN
+from ecgnb.core import STARTER_LABELS, file_sha256, samples_dir
+
+DATA_FILES = ('X.npy', 'y.npy', 'labels.json', 'preprocess.json', 'meta.csv', 'splits.json')
+
+@pytest.fixture(autouse=True)
+def _salt(tmp_path, monkeypatch):
+    "Pseudonym salt in the test folder, never in the home folder (the subprocesses inherit it)."
+    monkeypatch.setenv('ECGNB_SALT_FILE', str(tmp_path/'salt'))
+
+def synth_folder(folder:Path, n:int=2, duration:float=12.0, seed:int=0)->Path:
+    "`n` synthetic records per starter class, two per patient, with a labels.json."
+    from ecgnb.synth import synth_ecg, save_synth
+    folder.mkdir(parents=True, exist_ok=True); ents = []
+    for ci, lab in enumerate(STARTER_LABELS):
+        for i in range(n):
+            k = ci*n + i
+            save_synth(synth_ecg(lab, duration, 250.0, seed=seed*1000 + k, patient=k//2, noise='low'), folder/f"{lab}_{i}")
+            ents.append(dict(file=f"{lab}_{i}.npy", label=lab, patient_id=f"pt{k//2:02d}"))
+    (folder/'labels.json').write_text(json.dumps(ents))
+    return folder
+
+def tree(folder:Path)->dict:
+    return {p.relative_to(folder).as_posix(): file_sha256(p) for p in sorted(folder.rglob('*')) if p.is_file()}
+
+def ok(r):
+    assert r.returncode == 0, r.stderr
+    return r
+
+def test_starter_commands(tmp_path):
+    "The two starter commands, back to back, give a folder that training can open."
+    from ecgnb.dataset import load_processed
+    raw, out = tmp_path/'raw', tmp_path/'processed'
+    r = ok(ecgnb('prepare', '--generate-synthetic', '--out', raw, '--n-samples', 2, '--duration', 10, '--sampling-rate', 250))
+    assert r.stdout.startswith('wrote') and (raw/'labels.json').exists()
+    r = ok(ecgnb('prepare', '--input-dir', raw, '--out', out, '--window-sec', 5, '--sr', 250, '--workers', 2))
+    p = load_processed(out)
+    assert p.X.shape[1:] == (1, 1250) and len(p.X) == 2*len(json.loads((raw/'labels.json').read_text()))
+    assert set(p.labels[:5]) == set(STARTER_LABELS) and (p.y.sum(0)[:5] > 0).all()
+    assert json.loads((out/'report.json').read_text())['records']['skipped'] == 0
+
+def test_generate_rerun_is_a_noop_and_real_folders_are_refused(tmp_path):
+    raw = tmp_path/'raw'
+    ok(ecgnb('prepare', '--generate-synthetic', '--out', raw, '--n-samples', 1, '--duration', 6))
+    before = {p.name: p.stat().st_mtime_ns for p in raw.iterdir()}
+    r = ok(ecgnb('prepare', '--generate-synthetic', '--out', raw, '--n-samples', 1, '--duration', 6))
+    assert r.stdout.startswith('up to date') and {p.name: p.stat().st_mtime_ns for p in raw.iterdir()} == before
+    real = tmp_path/'real'; real.mkdir(); (real/'patient.csv').write_text('1\n2\n')
+    r = ecgnb('prepare', '--generate-synthetic', '--out', real, '--n-samples', 1)
+    assert r.returncode == 2 and 'Traceback' not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert (real/'patient.csv').read_text() == '1\n2\n'
+
+def test_workers_and_reruns_give_the_same_bytes(tmp_path):
+    raw = synth_folder(tmp_path/'raw')
+    before = tree(raw)
+    ok(ecgnb('prepare', '--input-dir', raw, '--out', tmp_path/'w1', '--workers', 1))
+    ok(ecgnb('prepare', '--input-dir', raw, '--out', tmp_path/'w2', '--workers', 2))
+    for f in DATA_FILES: assert file_sha256(tmp_path/'w1'/f) == file_sha256(tmp_path/'w2'/f), f
+    r = ok(ecgnb('prepare', '--input-dir', raw, '--out', tmp_path/'w1'))
+    assert r.stdout.startswith('up to date')
+    assert tree(raw) == before   # raw inputs never modified
+
+def test_bad_records_are_skipped_or_stop_the_run(tmp_path):
+    raw = synth_folder(tmp_path/'raw', n=1)
+    (raw/'broken.npy').write_bytes(b'\x93NUMPY garbage')
+    ents = json.loads((raw/'labels.json').read_text()) + [dict(file='broken.npy', label='afib', fs=250)]
+    (raw/'labels.json').write_text(json.dumps(ents))
+    out = tmp_path/'out'
+    r = ok(ecgnb('prepare', '--input-dir', raw, '--out', out))
+    rep = json.loads((out/'report.json').read_text())
+    assert rep['records']['skipped'] == 1 and rep['skipped'][0]['file'] == 'broken.npy' and rep['skipped'][0]['reason']
+    before = tree(out)
+    r = ecgnb('prepare', '--input-dir', raw, '--out', out, '--strict', '--force')
+    assert r.returncode == 2 and 'broken.npy' in r.stderr and 'Traceback' not in r.stderr
+    assert tree(out) == before   # the previous output is untouched
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith('.')] == []
+
+def test_user_errors_are_one_line(tmp_path):
+    "A missing folder, a folder without labels.json, an output inside the input: one line each, exit status 2."
+    raw = synth_folder(tmp_path/'raw', n=1)
+    before = tree(raw)
+    for args, msg in [(('--input-dir', tmp_path/'nowhere', '--out', tmp_path/'o'), 'no such input folder'),
+                      (('--input-dir', raw, '--out', raw/'processed'), 'must not be, contain or lie inside')]:
+        r = ecgnb('prepare', *args)
+        assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+    assert tree(raw) == before
+
+def test_interrupted_run_leaves_the_previous_output(tmp_path):
+    "Killed mid-run (SIGINT, then SIGKILL), `prepare` leaves the earlier output as it was."
+    raw = synth_folder(tmp_path/'raw', n=1, duration=10)
+    out = tmp_path/'out'
+    ok(ecgnb('prepare', '--input-dir', raw, '--out', out))
+    before = tree(out)
+    big = synth_folder(tmp_path/'big', n=40, duration=30, seed=1)
+    for sig in (signal.SIGINT, signal.SIGKILL):
+        p = subprocess.Popen([str(BIN/'ecgnb'), 'prepare', '--input-dir', str(big), '--out', str(out), '--workers', '1'],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        t0 = time.time()
+        while time.time() - t0 < 30 and not any(tmp_path.glob('.out.*.tmp')): time.sleep(0.02)
+        time.sleep(0.3); p.send_signal(sig); p.communicate(timeout=60)
+        assert p.returncode != 0
+        assert tree(out) == before
+    assert not (out/'X.npy.tmp').exists()
+
+def test_shards_merge_to_the_single_machine_output(tmp_path):
+    raw = synth_folder(tmp_path/'raw', n=3)
+    ok(ecgnb('prepare', '--input-dir', raw, '--out', tmp_path/'full'))
+    for i in range(2): ok(ecgnb('prepare', '--input-dir', raw, '--out', tmp_path/f's{i}', '--shard', f'{i}/2', '--workers', 1))
+    r = ok(ecgnb('merge', tmp_path/'s1', tmp_path/'s0', '--out', tmp_path/'merged'))
+    assert r.stdout.startswith('wrote')
+    for f in DATA_FILES: assert file_sha256(tmp_path/'full'/f) == file_sha256(tmp_path/'merged'/f), f
+
+def _cinc_labels(folder:Path, n:int)->Path:
+    "labels.json for the first `n` CinC 2017 dev records, pointing at the shared folder (which stays read-only)."
+    src = samples_dir('cinc2017-dev')
+    names = {'N': 'normal', 'A': 'afib', 'O': 'other_rhythm', '~': 'noisy'}
+    rows = [l.split(',') for l in (src/'REFERENCE.csv').read_text().split()][:n]
+    folder.mkdir()
+    (folder/'labels.json').write_text(json.dumps(dict(root=os.path.relpath(src, folder),
+        records=[dict(file=f"{r}.hea", label=names[l]) for r, l in rows])))
+    return folder
+
+def test_real_cinc2017_records(tmp_path):
+    if not samples_dir('cinc2017-dev'): pytest.skip('../shared/data/cinc2017-dev is absent')
+    before = tree(samples_dir('cinc2017-dev'))
+    lab = _cinc_labels(tmp_path/'cinc', 40)
+    ok(ecgnb('prepare', '--input-dir', lab, '--out', tmp_path/'out', '--workers', 2))
+    from ecgnb.dataset import load_processed
+    p = load_processed(tmp_path/'out')
+    rep = p.report
+    assert rep['records']['used'] + rep['records']['skipped'] == 40 and rep['records']['used'] >= 38
+    assert p.X.shape[1:] == (1, 1250) and np.isfinite(p.X[:]).all()
+    assert 'normal' in p.labels and 'other_rhythm' in p.labels
+    assert rep['hours'] > 40 * 9 / 3600
+    assert tree(samples_dir('cinc2017-dev')) == before
