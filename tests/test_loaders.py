@@ -95,9 +95,20 @@ def test_every_bad_file_names_itself_and_the_reason(corpus):
     assert not wrong, wrong
 
 def test_unreadable_permissions(tmp_path):
-    if os.geteuid() == 0: pytest.skip('running as root: file permissions do not stop reads')
+    if os.geteuid() == 0: pytest.skip('running as root: file permissions do not stop reads (see the test below)')
     p = tmp_path/'locked.csv'; p.write_text('1\n2\n'); p.chmod(0)
     with pytest.raises(ECGDataError, match='permission denied'): read_record(p, fs=250)
+
+def test_unreadable_permissions_as_root(tmp_path, monkeypatch):
+    "Root reads every file, so here the refusal is simulated where the loader opens the file."
+    import builtins, ecgnb.loaders as L
+    p = tmp_path/'locked.csv'; p.write_text('1\n2\n')
+    def deny(f, *a, **kw):
+        if str(f) == str(p): raise PermissionError(13, 'Permission denied', str(f))
+        return builtins.open(f, *a, **kw)
+    monkeypatch.setattr(L, 'open', deny, raising=False)
+    with pytest.raises(ECGDataError) as e: read_record(p, fs=250)
+    assert e.value.path == str(p) and e.value.reason == 'cannot be read (permission denied)'
 
 def test_load_folder_collects_or_stops(corpus, tmp_path):
     d, C = corpus
