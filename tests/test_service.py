@@ -1,0 +1,187 @@
+"""The deployment smoke sequence without Docker: train -> export -> `ecgnb serve` on 127.0.0.1 -> HTTP.
+Then the contract of every route, the page in headless Chromium, and schemathesis against the OpenAPI schema."""
+import io, json, os, re, shutil, socket, subprocess, sys, time, zipfile
+from pathlib import Path
+import numpy as np, pytest, httpx
+from filelock import FileLock
+from conftest import ecgnb, browse, BIN
+from ecgnb.core import samples_dir
+
+def free_port()->int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+@pytest.fixture(scope='session')
+def model(tmp_path_factory):
+    "A model trained for one epoch on synthetic records and exported: built once, shared by the xdist workers."
+    root = tmp_path_factory.getbasetemp().parent / 'ecgnb-service-model'
+    root.mkdir(exist_ok=True)
+    with FileLock(str(root/'.lock')):
+        if not (root/'model.onnx').exists():
+            steps = [('prepare', '--generate-synthetic', '--out', root/'raw', '--n-samples', 8, '--duration', 10, '--quiet'),
+                     ('prepare', '--input-dir', root/'raw', '--out', root/'processed', '--workers', 1, '--quiet'),
+                     ('train', '--data', root/'processed', '--epochs', 1, '--save', root/'ckpt.pt', '--quiet'),
+                     ('export', '--checkpoint', root/'ckpt.pt', '--out', root/'model.onnx', '--quantize')]
+            for args in steps:
+                r = ecgnb(*args)
+                assert r.returncode == 0, f"ecgnb {args[0]} failed: {r.stderr[-2000:]}"
+            (root/'export.txt').write_text(r.stdout)
+    return root/'model.onnx'
+
+class Server:
+    "A service process on 127.0.0.1 with its output in a file."
+    def __init__(self, cmd, env, log:Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        self.p = subprocess.Popen([str(c).replace('{port}', str(self.port)) for c in cmd], env=os.environ | env,
+                                  stdout=open(log, 'w'), stderr=subprocess.STDOUT)
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            if self.p.poll() is not None: raise AssertionError(f"the server exited: {log.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + '/health', timeout=2).status_code == 200: return
+            except httpx.HTTPError: pass
+            time.sleep(0.3)
+        self.stop(); raise AssertionError(f"the server did not come up: {log.read_text()[-2000:]}")
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try: self.p.wait(15)
+            except subprocess.TimeoutExpired: self.p.kill(); self.p.wait(5)
+
+@pytest.fixture(scope='module')
+def server(model, tmp_path_factory):
+    log = tmp_path_factory.mktemp('serve') / 'serve.log'
+    s = Server([BIN/'ecgnb', 'serve', '--model', model, '--port', '{port}'], {}, log)
+    yield s
+    s.stop()
+
+def ecg(seconds=10.0):
+    "A real ECG excerpt (MIT-BIH record 100, lead MLII, 360 Hz) in mV, or a synthetic one when the samples are absent."
+    if samples_dir('mitdb'):
+        import wfdb
+        rec = wfdb.rdrecord(str(samples_dir('mitdb')/'100'), sampto=int(seconds*360), channels=[0])
+        return rec.p_signal[:, 0].astype(np.float32), 360.0
+    from ecgnb.synth import synth_ecg
+    return synth_ecg('normal', duration=seconds, fs=360.0, seed=1).signal[0], 360.0
+
+def test_export_prints_parity_and_contract(model):
+    out = (model.parent/'export.txt').read_text()
+    worst = max(float(v) for v in re.findall(r'(?:random|real) ([0-9.e+-]+)', out))
+    assert worst <= 1e-4, out
+    assert "contract: labels ['normal', 'st_elevation', 'arrhythmia', 'afib', 'tachycardia'], fs 250 Hz" in out
+    assert re.search(r'int8: wrote .*model\.int8\.onnx .*decisions agree .*accuracy', out), out
+
+def test_smoke_infer(server):
+    x, fs = ecg(10.0)
+    assert httpx.get(server.url + '/health').json()['status'] == 'ok'
+    r = httpx.post(server.url + '/infer', json={'signal': x.tolist(), 'fs': fs, 'units': 'mV'}, timeout=30)
+    assert r.status_code == 200, r.text
+    d = r.json()
+    labels = httpx.get(server.url + '/model').json()['labels']
+    assert d['labels'] == labels and set(d['prediction']) <= set(labels) and d['n_windows'] == 2
+    assert abs(sum(d['probabilities'].values()) - 1) < 1e-3
+    if samples_dir('mitdb'): assert 60 <= d['heart_rate_bpm'] <= 90 and d['status'] == 'ok'   # record 100 is ~75 bpm sinus
+
+def test_model_metadata(server):
+    m = httpx.get(server.url + '/model').json()
+    assert m['fs'] == 250.0 and m['window'] == 1250 and m['n_leads'] == 1 and len(m['data_hash']) == 64
+    assert m['preprocess']['band'] == [0.5, 40.0] and m['opset'] == 18
+
+SIG = [0.01]*1250
+@pytest.mark.parametrize('body,msg', [
+    (b'not json', 'not valid JSON'), (b'[]', 'JSON object'), (b'{"fs": 250}', 'signal'),
+    (json.dumps({'signal': SIG}).encode(), 'fs'), (json.dumps({'signal': SIG, 'fs': 99}).encode(), 'between 100 and 1000'),
+    (json.dumps({'signal': SIG, 'fs': 1001}).encode(), 'between 100 and 1000'),
+    (json.dumps({'signal': SIG[:500], 'fs': 250}).encode(), 'at least one 5-s window'),
+    (json.dumps({'signal': [0.0]*(100*601), 'fs': 100}).encode(), 'at most 600 s'),
+    (json.dumps({'signal': SIG[:-1] + ['1.0'], 'fs': 250}).encode(), 'numbers only'),
+    (json.dumps({'signal': [SIG, SIG[:9]], 'fs': 250}).encode(), 'equal length|numbers only'),
+    (json.dumps({'signal': [[SIG]], 'fs': 250}).encode(), 'dimensions'),
+    (b'{"signal": [Infinity, 1.0], "fs": 250}', 'not valid JSON'),
+    (json.dumps({'signal': SIG[:-1] + [1e300], 'fs': 250}).encode(), 'NaN, infinite or out-of-range'),
+    (json.dumps({'signal': SIG, 'fs': 250, 'units': 'furlongs'}).encode(), 'units'),
+    (json.dumps({'signal': [SIG, SIG], 'fs': 250}).encode(), 'lead'),
+])
+def test_bad_requests_are_422_with_a_message(server, body, msg):
+    r = httpx.post(server.url + '/infer', content=body, headers={'content-type': 'application/json'})
+    assert r.status_code == 422, (r.status_code, r.text)
+    assert re.search(msg, r.json()['detail'][0]['msg']), r.text
+
+def test_size_limit_and_content_types(server):
+    big = b'{"signal": [' + b'0.0,'*(5 << 20) + b'0.0], "fs": 250}'
+    assert httpx.post(server.url + '/infer', content=big, timeout=60).status_code == 413
+    assert httpx.post(server.url + '/infer/batch', content=b'x', headers={'content-type': 'text/plain'}).status_code == 422
+    assert httpx.get(server.url + '/no/such/route').status_code == 404
+
+def test_batch_json_and_npy(server):
+    x, fs = ecg(30.0)
+    W = x[:len(x)//1800*1800].reshape(-1, 1800)
+    r = httpx.post(server.url + '/infer/batch', json={'windows': W.tolist(), 'fs': fs}, timeout=30)
+    assert r.status_code == 200 and r.json()['n_windows'] == len(W)
+    buf = io.BytesIO(); np.save(buf, W)
+    r2 = httpx.post(server.url + f'/infer/batch?fs={fs:g}', content=buf.getvalue(), headers={'content-type': 'application/octet-stream'}, timeout=30)
+    assert r2.status_code == 200 and r2.json()['prediction'] == r.json()['prediction']
+    assert np.allclose(r2.json()['probabilities'], r.json()['probabilities'], atol=1e-4)
+
+def zip_of(files)->bytes:
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, 'w') as z:
+        for f in files: z.write(f, f"rec/{f.name}")
+    return b.getvalue()
+
+def test_file_uploads(server, tmp_path):
+    x, fs = ecg(12.0)
+    np.save(tmp_path/'ecg.npy', x)
+    r = httpx.post(server.url + '/infer/file', files={'file': ('ecg.npy', (tmp_path/'ecg.npy').read_bytes())}, data={'fs': str(fs)}, timeout=30)
+    assert r.status_code == 200 and r.json()['n_windows'] == 2, r.text
+    np.savetxt(tmp_path/'ecg.csv', np.c_[np.arange(len(x))/fs, x], delimiter=',', header='time,ecg', comments='')
+    r = httpx.post(server.url + '/infer/file', files={'file': ('ecg.csv', (tmp_path/'ecg.csv').read_bytes())}, timeout=30)
+    assert r.status_code == 200 and r.json()['n_windows'] == 2, r.text
+    if samples_dir('cinc2017-dev'):
+        rec = sorted(samples_dir('cinc2017-dev').glob('*.hea'))[0]
+        r = httpx.post(server.url + '/infer/file', files={'file': ('r.zip', zip_of(rec.parent.glob(rec.stem + '.*')))}, timeout=30)
+        assert r.status_code == 200 and r.json()['fs'] == 300.0, r.text
+    for name, data in [('x.exe', b'MZ'), ('x.zip', b'PK'), ('x.csv', b'a,b\nc,d\n'), ('x.edf', b'0'*300)]:
+        r = httpx.post(server.url + '/infer/file', files={'file': (name, data)}, timeout=30)
+        assert r.status_code == 422, (name, r.status_code, r.text)
+
+def test_no_signal_values_in_logs(server):
+    marker = 0.7316529
+    httpx.post(server.url + '/infer', json={'signal': [marker]*1250 + ['oops'], 'fs': 250})
+    httpx.post(server.url + '/infer', json={'signal': [marker]*1250, 'fs': 250})
+    time.sleep(0.5)
+    text = server.log.read_text()
+    assert str(marker) not in text and 'oops' not in text
+
+def test_page_in_chromium(server, chromium, tmp_path):
+    x, fs = ecg(10.0)
+    url = server.url + '/#fs=' + str(fs) + '&signal=' + ','.join(f"{v:.3f}" for v in x)
+    shot = tmp_path/'page.png'
+    dom = browse(chromium, url, tmp_path, screenshot=shot)
+    m = re.search(r'<div id="result"[^>]*>([^<]*)</div>', dom)
+    assert m and m.group(1).startswith('Prediction: '), dom[-3000:]
+    assert 'heart rate' in m.group(1) and '<canvas' in dom
+    assert shot.exists() and shot.stat().st_size > 10_000
+
+def test_uvicorn_app_with_api_key(model, tmp_path):
+    s = Server([sys.executable, '-m', 'uvicorn', 'ecgnb.service:app', '--host', '127.0.0.1', '--port', '{port}'],
+               {'ECGNB_MODEL': str(model), 'ECGNB_API_KEY': 'k3y', 'ECGNB_CORS_ORIGINS': 'https://ward.example'}, tmp_path/'log')
+    try:
+        body = {'signal': ecg(5.0)[0].tolist(), 'fs': 360}
+        assert httpx.post(s.url + '/infer', json=body).status_code == 401
+        assert httpx.post(s.url + '/infer', json=body, headers={'X-API-Key': 'k3y'}).status_code == 200
+        assert httpx.get(s.url + '/model').status_code == 401
+        pre = httpx.options(s.url + '/infer', headers={'Origin': 'https://ward.example', 'Access-Control-Request-Method': 'POST'})
+        assert pre.headers.get('access-control-allow-origin') == 'https://ward.example'
+    finally: s.stop()
+
+def test_schemathesis_finds_no_server_errors(server, tmp_path):
+    st = shutil.which('schemathesis', path=str(BIN))
+    if not st: pytest.skip('schemathesis is not installed (pip install schemathesis)')
+    r = subprocess.run([st, 'run', server.url + '/openapi.json', '--checks', 'not_a_server_error', '--max-examples', '15',
+                        '--seed', '1', '--max-time', '30', '--request-timeout', '20', '--workers', '1',
+                        '--report', 'junit', '--report-dir', str(tmp_path)], capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+    assert 'POST /infer' in r.stdout, r.stdout[-2000:]
