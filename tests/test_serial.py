@@ -56,3 +56,19 @@ def test_bad_logs_are_one_line(tmp_path, content, reason):
     assert r.returncode == 2 and 'Traceback' not in r.stderr, r.stderr
     assert r.stderr.strip() == f"ecgnb convert-serial: error: {tmp_path/'bad.txt'}: {reason}" or (reason in r.stderr and len(r.stderr.splitlines()) == 1), r.stderr
     assert not (tmp_path/'out').exists()
+
+def test_real_ecg_through_a_millisecond_clock(tmp_path):
+    "A real CinC 2017 recording (300 Hz) logged as 10-bit ADC counts with Arduino millis() stamps (steps of 3 and 4 ms)."
+    from ecgnb.core import samples_dir
+    if not samples_dir('cinc2017-dev'): pytest.skip('../shared/data/cinc2017-dev is absent')
+    rec = read_record(samples_dir('cinc2017-dev')/'A00264.hea')
+    x = rec.signal[0][:300 * 20]
+    adc = np.clip(np.round(512 + 300 * x / np.abs(x).max()), 0, 1023).astype(int)
+    ms = 7000 + np.arange(len(adc)) * 1000 // 300
+    (tmp_path/'real.txt').write_text('Starting...\r\n' + '\r\n'.join(f'{m}\t{a}' for m, a in zip(ms, adc)) + '\r\n')
+    r = ecgnb('convert-serial', '--input', tmp_path/'real.txt', '--out', tmp_path/'out')
+    assert r.returncode == 0, r.stderr
+    out = read_record(tmp_path/'out'/'real.npy')
+    assert out.fs == 300 and abs(out.n_samples - len(adc)) <= 2
+    n = min(out.n_samples, len(adc))
+    assert np.corrcoef(out.signal[0][:n], adc[:n])[0, 1] > 0.99
