@@ -30,7 +30,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=. $(LAB_ARGS)
 
 docs: $(STAMP)
-	@if command -v quarto >/dev/null 2>&1; then $(BIN)/nbdev_docs; else $(BIN)/python -m ecgnb.docs; fi
+	@if command -v quarto >/dev/null 2>&1; then $(BIN)/nbdev_docs; else $(BIN)/python -m ecgnb.docs --execute; fi
 
 export: $(STAMP)
 	$(BIN)/nbdev_export
