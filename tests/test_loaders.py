@@ -60,6 +60,7 @@ def _corpus(d:Path)->list[tuple[str, dict, str]]:
     _npy(d/'nolead.npy', np.zeros((2, 100)), fs=250, leads=['I', 'II']); add('nolead.npy', "no lead named 'V7'", lead='V7')
     (d/'junk.edf').write_bytes(rng.integers(0, 256, 4000, dtype=np.uint8).tobytes()); add('junk.edf', 'not a readable EDF')
     _edf(d/'trunc.edf'); b = (d/'trunc.edf').read_bytes(); (d/'trunc.edf').write_bytes(b[:len(b) // 2 + 7]); add('trunc.edf', 'not a readable EDF')
+    _edf(d/'disc.edf'); b = bytearray((d/'disc.edf').read_bytes()); b[192:197] = b'EDF+D'; (d/'disc.edf').write_bytes(b); add('disc.edf', 'discontinuous')
     (d/'hdrtext.edf').write_text('0       this is just text pretending to be EDF\n' * 10); add('hdrtext.edf', 'not a readable EDF')
     (d/'garbage.hea').write_text('this is not a header at all\n'); add('garbage.hea', 'unreadable WFDB')
     _wfdb(d, 'nodat'); (d/'nodat.dat').unlink(); add('nodat.hea', 'signal file nodat.dat is missing')
