@@ -27,4 +27,5 @@ ENV ECGNB_MODEL=/app/model.onnx ECGNB_WORKERS=2 PORT=8000
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ.get(\"PORT\", \"8000\")}/health', timeout=4)" || exit 1
-CMD ["sh", "-c", "exec ecgnb serve --model \"$ECGNB_MODEL\" --host 0.0.0.0 --port \"$PORT\" --workers \"$ECGNB_WORKERS\""]
+# uvicorn directly (what `ecgnb serve` runs): the app reads ECGNB_MODEL, ECGNB_API_KEY, ECGNB_CORS_ORIGINS, ... itself.
+CMD ["sh", "-c", "exec uvicorn ecgnb.service:app --host 0.0.0.0 --port \"$PORT\" --workers \"$ECGNB_WORKERS\" --no-access-log --timeout-keep-alive 30"]
