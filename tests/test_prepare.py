@@ -116,13 +116,11 @@ def test_shards_merge_to_the_single_machine_output(tmp_path):
     for f in DATA_FILES: assert file_sha256(tmp_path/'full'/f) == file_sha256(tmp_path/'merged'/f), f
 
 def _cinc_labels(folder:Path, n:int)->Path:
-    "labels.json for the first `n` CinC 2017 dev records, pointing at the shared folder (which stays read-only)."
-    src = samples_dir('cinc2017-dev')
-    names = {'N': 'normal', 'A': 'afib', 'O': 'other_rhythm', '~': 'noisy'}
-    rows = [l.split(',') for l in (src/'REFERENCE.csv').read_text().split()][:n]
-    folder.mkdir()
-    (folder/'labels.json').write_text(json.dumps(dict(root=os.path.relpath(src, folder),
-        records=[dict(file=f"{r}.hea", label=names[l]) for r, l in rows])))
+    "labels.json (by `import_physionet`) for the first `n` CinC 2017 dev records, in a temporary folder."
+    from ecgnb.physionet import import_physionet
+    lab, _, _ = import_physionet('cinc2017', samples_dir('cinc2017-dev'), folder/'labels.json')
+    data = json.loads(lab.read_text()); data['records'] = data['records'][:n]
+    lab.write_text(json.dumps(data))
     return folder
 
 def test_real_cinc2017_records(tmp_path):
