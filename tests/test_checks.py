@@ -68,3 +68,12 @@ def test_user_errors(tmp_path):
     r = ecgnb('fixtures', '--out', tmp_path/'mine')
     assert r.returncode == 2 and 'not empty' in r.stderr
     assert (tmp_path/'mine'/'keep.csv').read_text() == '1\n2\n'
+
+def test_twelve_leads(tmp_path):
+    "12-lead fixtures pass too: the ST criterion is read over contiguous leads."
+    r = ecgnb('fixtures', '--out', tmp_path/'fx12', '--n-per-class', 1, '--duration', 8, '--leads', 12)
+    assert r.returncode == 0, r.stderr
+    assert np.load(tmp_path/'fx12'/'normal_00.npy').shape == (12, 2000)
+    r = ecgnb('check-waveforms', tmp_path/'fx12')
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert 'in two inferior leads' in next(l for l in r.stdout.splitlines() if l.startswith('st_elevation_00'))
