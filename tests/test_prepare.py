@@ -28,6 +28,19 @@ def synth_folder(folder:Path, n:int=2, duration:float=12.0, seed:int=0)->Path:
 def tree(folder:Path)->dict:
     return {p.relative_to(folder).as_posix(): file_sha256(p) for p in sorted(folder.rglob('*')) if p.is_file()}
 
+def children(pid:int)->list[int]:
+    "Process ids whose parent is `pid` (Linux /proc)."
+    out = []
+    for st in Path('/proc').glob('[0-9]*/stat'):
+        try: fields = st.read_text().rsplit(')', 1)[1].split()
+        except OSError: continue
+        if int(fields[1]) == pid: out.append(int(st.parent.name))
+    return out
+
+def zombie(pid:int)->bool:
+    try: return Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0] == 'Z'
+    except OSError: return False
+
 def ok(r):
     assert r.returncode == 0, r.stderr
     return r
@@ -97,15 +110,22 @@ def test_interrupted_run_leaves_the_previous_output(tmp_path):
     ok(ecgnb('prepare', '--input-dir', raw, '--out', out))
     before = tree(out)
     big = synth_folder(tmp_path/'big', n=40, duration=30, seed=1)
-    for sig in (signal.SIGINT, signal.SIGKILL):
-        p = subprocess.Popen([str(BIN/'ecgnb'), 'prepare', '--input-dir', str(big), '--out', str(out), '--workers', '1'],
+    for sig, workers in ((signal.SIGINT, 1), (signal.SIGKILL, 2)):
+        p = subprocess.Popen([str(BIN/'ecgnb'), 'prepare', '--input-dir', str(big), '--out', str(out), '--workers', str(workers)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         t0 = time.time()
         while time.time() - t0 < 30 and not any(tmp_path.glob('.out.*.tmp')): time.sleep(0.02)
-        time.sleep(0.3); p.send_signal(sig); p.communicate(timeout=60)
+        time.sleep(0.3)
+        kids = children(p.pid)
+        p.send_signal(sig); p.communicate(timeout=60)
         assert p.returncode != 0
         assert tree(out) == before
-    assert not (out/'X.npy.tmp').exists()
+        t0 = time.time()   # workers of a killed run notice that their parent is gone and exit
+        while time.time() - t0 < 15 and any(Path(f'/proc/{k}').exists() and not zombie(k) for k in kids): time.sleep(0.2)
+        assert not [k for k in kids if Path(f'/proc/{k}').exists() and not zombie(k)], kids
+    assert len(list(tmp_path.glob('.out.*.tmp'))) == 1        # SIGKILL left its temporary folder (SIGINT did not)
+    r = ok(ecgnb('prepare', '--input-dir', raw, '--out', out))
+    assert r.stdout.startswith('up to date') and not list(tmp_path.glob('.out.*.tmp'))   # the next run removed it
 
 def test_shards_merge_to_the_single_machine_output(tmp_path):
     raw = synth_folder(tmp_path/'raw', n=3)
