@@ -4,8 +4,10 @@
     .venv/bin/python bench/service_bench.py --model models/model.onnx [--workers 2] [--seconds 10] [--soak 60]
 
 Needs `wrk` (Debian: apt-get install wrk). Prints a table and writes bench/results/service-<time>.json.
-Single requests are 5-s windows of real ECG (MIT-BIH record 100 at 360 Hz, so resampling is included) when the
-samples are present, else synthetic ECG at 360 Hz. Numbers depend on what else runs on the machine: say so.
+Single requests are 5-s windows of real ECG (MIT-BIH record 100 at 360 Hz, so resampling is included; synthetic
+ECG at 360 Hz when the samples are absent), sent to /infer, and to /infer/batch as one window (the same
+preprocessing and model, without the heart-rate and quality measures). Numbers depend on what else runs on the
+machine: say so with them.
 """
 from __future__ import annotations
 import argparse, io, json, os, re, shutil, socket, subprocess, sys, tempfile, threading, time
@@ -145,6 +147,8 @@ def main():
     p = start([str(BIN/'ecgnb'), 'serve', '--model', model, '--port', str(port), '--workers', str(a.workers)], env, url)
     try:
         res['ecgnb_infer'] = wrk(url + '/infer', body, a.seconds, a.conns)
+        one = tmp/'one.json'; one.write_bytes(orjson.dumps({'windows': [np.round(x.astype(float), 4).tolist()], 'fs': fs}))
+        res['ecgnb_batch_one_window'] = wrk(url + '/infer/batch', one, a.seconds, a.conns)   # preprocessing + model, no measures
         res['ecgnb_batch'] = batch_rate(url, x, fs)
         if a.soak:
             samples, stop_ev = [], threading.Event()
