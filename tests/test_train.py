@@ -68,7 +68,7 @@ def test_torchrun_two_processes(toy, tmp_path):
     r = subprocess.run([str(torchrun), '--standalone', '--nproc_per_node=2', '-m', 'ecgnb.train', '--data', str(toy),
                         '--epochs', '8', '--batch', '8', '--save', str(tmp_path/'d.pt'), '--seed', '1', '--quiet'],
                        capture_output=True, text=True, timeout=300, env=env)
-    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.returncode == 0, f"exit {r.returncode}: {r.stderr[-3000:]}"
     mj = json.loads((tmp_path/'d.metrics.json').read_text())
     assert mj['world_size'] == 2
     assert mj['test']['window']['macro']['f1'] >= 0.9, mj['test']['window']['macro']
