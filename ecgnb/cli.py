@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_cli.ipynb #842380bf
 from __future__ import annotations
-import argparse, importlib, inspect, os, sys, traceback
+import argparse, importlib, importlib.util, inspect, os, sys, traceback
 from fastcore.docments import docments
 from fastcore.script import Param
 import ecgnb
