@@ -10,7 +10,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 from fastcore.script import Param
 from .core import ECGError, ECGDataError
-from .signal import as_signal, check_fs, bandpass, resample
+from .signal import as_signal, check_fs, bandpass, resample, _edge_pad
 
 # %% auto #0
 __all__ = ['BEAT_SYMBOLS', 'DETECTORS', 'detect_rpeaks', 'rr_intervals', 'heart_rate', 'hrv_features', 'clipped_fraction',
@@ -76,7 +76,7 @@ def _polarity(y:np.ndarray)->float:
 def _to_apex(x:np.ndarray, fs:float, p:np.ndarray, half:float=0.05)->np.ndarray:
     "Move each peak to the extreme of `x` within +-`half` s, in the direction the beats point (relative to local median)."
     w = max(1, int(half*fs))
-    xp = np.pad(x, w, mode='edge')
+    xp = _edge_pad(x, w, w)
     win = xp[p[:, None] + np.arange(2*w + 1)]
     win = win - np.median(win, axis=1, keepdims=True)
     s = 1.0 if np.median(win[:, w]) >= 0 else -1.0

@@ -235,8 +235,27 @@ def _json(status:int, detail)->tuple[dict, bytes]:
     return ({'type': 'http.response.start', 'status': status,
              'headers': [(b'content-type', b'application/json'), (b'content-length', str(len(body)).encode())]}, body)
 
+def _loaded(scope)->Engine|None:
+    "The engine of the app serving `scope`, None while no model is loaded."
+    app = scope.get('app')
+    return getattr(getattr(app, 'state', None), 'engine', None)
+
+async def _infer_asgi(eng:Engine, limit:int, scope, receive, send):
+    "Answer POST /infer straight from ASGI: the route's parse, work and answers, without FastAPI's routing and request objects."
+    chunks, seen = [], 0
+    while True:
+        msg = await receive()
+        if msg['type'] == 'http.disconnect': return
+        chunks.append(msg.get('body', b'')); seen += len(chunks[-1])
+        if seen > limit:
+            start, body = _json(413, f"request body larger than {limit} bytes")
+            await send(start); return await send({'type': 'http.response.body', 'body': body})
+        if not msg.get('more_body', False): break
+    resp = await _infer_body(eng, b''.join(chunks))
+    await resp(scope, receive, send)
+
 class _Guard:
-    "ASGI middleware: API key and request-size limit."
+    "ASGI middleware: API key, request-size limit, and the fast lane for POST /infer."
     def __init__(self, app, settings:Settings): self.app, self.s = app, settings
     async def __call__(self, scope, receive, send):
         if scope['type'] != 'http': return await self.app(scope, receive, send)
@@ -255,6 +274,8 @@ class _Guard:
             start, body = _json(*err)
             if err[0] == 401: start['headers'].append((b'www-authenticate', b'ApiKey'))
             await send(start); return await send({'type': 'http.response.body', 'body': body})
+        if scope['path'] == '/infer' and scope['method'] == 'POST' and (eng := _loaded(scope)) is not None:
+            return await _infer_asgi(eng, s.max_body, scope, receive, send)
         seen = 0
         async def counted():
             nonlocal seen
@@ -407,6 +428,13 @@ async def _run(route:str, fn, *args, thread:bool=False)->Response:
     except (Invalid, ECGError) as e: return _problem(e)
     except Exception as e: return _fail(route, e)
 
+async def _infer_body(eng:Engine, body:bytes)->Response:
+    "The answer to a POST /infer body: parsed and checked, then classified (long signals in the thread pool)."
+    try: x, fs = eng.parse(body)
+    except (Invalid, ECGError) as e: return _problem(e)
+    except Exception as e: return _fail('/infer', e)
+    return await _run('/infer', eng.infer, x, fs, thread=x.shape[-1] > INLINE_SECONDS*fs)
+
 # %% ../nbs/10_service.ipynb #cd94da09
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ecgnb: ECG classifier</title>
@@ -540,10 +568,7 @@ def create_app(settings:Settings|None=None)->FastAPI:  # default: `Settings.from
         "Classify one recording: per-window and aggregated probabilities, heart rate, signal quality."
         eng = _engine(request)
         body = await request.body()
-        try: x, fs = eng.parse(body)
-        except (Invalid, ECGError) as e: return _problem(e)
-        except Exception as e: return _fail('/infer', e)
-        return await _run('/infer', eng.infer, x, fs, thread=x.shape[-1] > INLINE_SECONDS*fs)
+        return await _infer_body(eng, body)
 
     @app.post('/infer/batch', responses={200: {'model': BatchResponse}} | _ERRORS, tags=['inference'],
               openapi_extra=_body_doc(BatchRequest, {'application/octet-stream': {'schema': {'type': 'string', 'format': 'binary'}}}))
