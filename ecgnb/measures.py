@@ -10,7 +10,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 from fastcore.script import Param
 from .core import ECGError, ECGDataError
-from .signal import as_signal, check_fs, bandpass, resample, _edge_pad
+from .signal import as_signal, check_fs, bandpass, resample, _edge_pad, _running_median
 
 # %% auto #0
 __all__ = ['BEAT_SYMBOLS', 'DETECTORS', 'detect_rpeaks', 'rr_intervals', 'heart_rate', 'hrv_features', 'clipped_fraction',
@@ -41,11 +41,11 @@ def _refractory(p:np.ndarray, gap:int)->np.ndarray:
 def _drop_weak_early(p:np.ndarray, strength:np.ndarray, weak:float=0.4, early:float=0.7, nb:int=8)->np.ndarray:
     "Mask of peaks to keep: drop those weaker than `weak` x the running median strength AND closer than `early` x the running median RR to a neighbour."
     if len(p) < 4: return np.ones(len(p), bool)
-    from scipy.ndimage import median_filter
-    ref = median_filter(strength, size=2*nb + 1, mode='nearest')
+    ref = _running_median(strength[None], 2*nb + 1)[0]  # = scipy.ndimage.median_filter(mode='nearest'), less overhead
     rr = np.diff(p).astype(np.float64)
-    mrr = median_filter(rr, size=2*nb + 1, mode='nearest')
-    near = np.minimum(np.r_[np.inf, rr/mrr], np.r_[rr/mrr, np.inf])
+    mrr = _running_median(rr[None], 2*nb + 1)[0]
+    inf = np.full(1, np.inf)
+    near = np.minimum(np.concatenate([inf, rr/mrr]), np.concatenate([rr/mrr, inf]))
     return ~((strength < weak*ref) & (near < early))
 
 # %% ../nbs/02a_measures.ipynb #a5cc778e
@@ -78,7 +78,7 @@ def _to_apex(x:np.ndarray, fs:float, p:np.ndarray, half:float=0.05)->np.ndarray:
     w = max(1, int(half*fs))
     xp = _edge_pad(x, w, w)
     win = xp[p[:, None] + np.arange(2*w + 1)]
-    win = win - np.median(win, axis=1, keepdims=True)
+    win = win - np.partition(win, w, axis=1)[:, w:w+1]  # the median of 2w+1 values
     s = 1.0 if np.median(win[:, w]) >= 0 else -1.0
     first, last = np.argmax(s*win, axis=1), 2*w - np.argmax((s*win)[:, ::-1], axis=1)
     return np.unique(p - w + (first + last)//2)  # the middle of a clipped plateau
@@ -141,7 +141,7 @@ def clipped_fraction(x:np.ndarray,  # one lead
     if len(x) == 0: return 0.0
     out = 0
     for v in (x.max(), x.min()):
-        at = np.r_[False, x == v, False].astype(np.int8)
+        at = np.concatenate([[0], (x == v).view(np.int8), [0]]).astype(np.int8)
         d = np.diff(at); s, e = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
         lens = e - s; out += lens[lens >= run].sum()
     return float(min(out, len(x))/len(x))
