@@ -8,16 +8,21 @@ from ecgnb.models import load_checkpoint
 
 @pytest.fixture(scope='module')
 def toy(tmp_path_factory):
-    "192 windows of 3 learnable toy classes, 24 patients split 4:1:1."
+    "72 windows of 3 toy classes, 18 patients split 4:1:1: enough to exercise the commands."
+    return toy_processed(tmp_path_factory.mktemp('data')/'toy', n_classes=3, patients_per_class=6, windows_per_record=2)
+
+@pytest.fixture(scope='module')
+def toy_learnable(tmp_path_factory):
+    "192 windows of 3 toy classes, 24 patients: enough for a model to learn them."
     return toy_processed(tmp_path_factory.mktemp('data')/'toy', n_classes=3, patients_per_class=8, windows_per_record=4)
 
 def test_train_then_evaluate(toy, tmp_path):
-    r = ecgnb('train', '--data', toy, '--epochs', 3, '--batch', 16, '--save', tmp_path/'m.pt', '--log-dir', tmp_path/'runs',
+    r = ecgnb('train', '--data', toy, '--epochs', 2, '--batch', 16, '--save', tmp_path/'m.pt', '--log-dir', tmp_path/'runs',
               '--use-wandb', '--project', 'ecgnb-test', '--seed', 1)
     assert r.returncode == 0, r.stderr
     assert (tmp_path/'m.pt').exists() and (tmp_path/'m.last.pt').exists()
     mj = json.loads((tmp_path/'runs'/'metrics.json').read_text())
-    assert [h['epoch'] for h in mj['history']] == [0, 1, 2] and mj['config']['project'] == 'ecgnb-test'
+    assert [h['epoch'] for h in mj['history']] == [0, 1] and mj['config']['project'] == 'ecgnb-test'
     assert set(mj['test']['record']['per_class']) == {'class0', 'class1', 'class2'}
     assert any(p.name.startswith('events.out.tfevents') for p in (tmp_path/'runs').iterdir())
     _, ck = load_checkpoint(tmp_path/'m.pt')
@@ -42,7 +47,7 @@ def _history(p):
     return [(h['epoch'], h['train_loss'], h['val_loss']) for h in mj['history']], mj['test']['window']['macro']['f1']
 
 def test_killed_run_resumes_to_the_same_result(toy, tmp_path):
-    args = ['--data', toy, '--epochs', 4, '--batch', 16, '--seed', 3, '--quiet', '--patience', 99]
+    args = ['--data', toy, '--epochs', 3, '--batch', 16, '--seed', 3, '--quiet', '--patience', 99]
     r = ecgnb('train', *args, '--save', tmp_path/'a.pt')
     assert r.returncode == 0, r.stderr
     env = os.environ | {'OMP_NUM_THREADS': '1'}
@@ -53,19 +58,19 @@ def test_killed_run_resumes_to_the_same_result(toy, tmp_path):
     while not last.exists() and p.poll() is None and time.time() - t0 < 60: time.sleep(0.02)
     p.send_signal(signal.SIGKILL); p.wait()
     done = torch.load(last, weights_only=True)['epoch']
-    assert done < 3 and not (tmp_path/'b.metrics.json').exists(), 'the run finished before it could be killed'
+    assert done < 2 and not (tmp_path/'b.metrics.json').exists(), 'the run finished before it could be killed'
     r = ecgnb('train', *args, '--save', tmp_path/'b.pt', '--resume')
     assert r.returncode == 0, r.stderr
     (ha, fa), (hb, fb) = _history(tmp_path/'a.metrics.json'), _history(tmp_path/'b.metrics.json')
-    assert [h[0] for h in hb] == list(range(4))
+    assert [h[0] for h in hb] == list(range(3))
     np.testing.assert_allclose(np.array(ha)[:, 1:], np.array(hb)[:, 1:], atol=1e-6)
     assert fa == fb
 
-def test_torchrun_two_processes(toy, tmp_path):
+def test_torchrun_two_processes(toy_learnable, tmp_path):
     torchrun = BIN/'torchrun'
     if not torchrun.exists(): pytest.skip('torchrun is not installed in this environment')
     env = os.environ | {'OMP_NUM_THREADS': '1'}
-    r = subprocess.run([str(torchrun), '--standalone', '--nproc_per_node=2', '-m', 'ecgnb.train', '--data', str(toy),
+    r = subprocess.run([str(torchrun), '--standalone', '--nproc_per_node=2', '-m', 'ecgnb.train', '--data', str(toy_learnable),
                         '--epochs', '8', '--batch', '8', '--save', str(tmp_path/'d.pt'), '--seed', '1', '--quiet'],
                        capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, f"exit {r.returncode}: {r.stderr[-3000:]}"
