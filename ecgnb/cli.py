@@ -60,6 +60,7 @@ def command_parser(func, prog:str|None=None)->argparse.ArgumentParser:
             if getattr(anno, '__args__', None) and type(None) in anno.__args__:   # Optional[X] -> X
                 anno = next(a for a in anno.__args__ if a is not type(None))
             kw = dict(type=anno if anno in (int, float, str) else str, help=d.docment or '')
+        kw['help'] = kw.get('help', '').replace('%', '%%')     # argparse reads % as a format code
         flag = '--' + name.replace('_', '-')
         if required and kw.get('action') is None: kw['required'] = True
         p.add_argument(flag, dest=name, default=default if kw.get('action') is None else bool(default), **kw)
