@@ -34,11 +34,12 @@ def run_report(nb_path:Path, out_dir:Path, params:dict, progress:bool=True)->dic
     rdir = (out_dir/name).resolve(); rdir.mkdir(parents=True, exist_ok=True)
     known = _params(nb_path)
     ps = {k: v for k, v in {**params, 'out_dir': str(rdir)}.items() if k in known}
+    if progress: print(f"  {name}: running", flush=True)
     t0 = time.time()
     executed = rdir/f"{name}.ipynb"
     try:
         pm.execute_notebook(str(nb_path), str(executed), parameters=ps, kernel_name='python3', cwd=str(nb_path.parent),
-                            progress_bar=False, log_output=False, request_save_on_cell_execute=False)
+                            progress_bar=progress and sys.stderr.isatty(), log_output=False, request_save_on_cell_execute=False)
         status = 'ok'
     except pm.PapermillExecutionError as e: status = f"failed: {e.ename}: {e.evalue}"
     secs = time.time() - t0
