@@ -12,3 +12,13 @@ def test_quick_study(tmp_path, chromium):
     assert idx['env']['packages']['torch'] == '2.13.0+cpu' or idx['env']['packages']['torch'].startswith('2.13.0')
     dom = browse(chromium, (tmp_path/'out'/'index.html').as_uri(), tmp_path)
     assert 'ecgnb study' in dom and '00_environment/00_environment.html' in dom
+
+def test_notebooks_are_python3_and_reports_take_parameters():
+    "Every kernelspec is python3 and every report keeps its papermill `parameters` cell after nbdev_clean."
+    import nbformat
+    from ecgnb.study import report_notebooks, _params
+    for p in sorted((ROOT/'nbs').glob('*.ipynb')) + sorted((ROOT/'reports').glob('*.ipynb')):
+        assert nbformat.read(p, as_version=4).metadata['kernelspec']['name'] == 'python3', p.name
+    reports = report_notebooks(ROOT/'reports')
+    assert len(reports) >= 5
+    for p in reports: assert {'quick', 'seed', 'out_dir'} <= _params(p), p.name
