@@ -9,6 +9,11 @@ def ecgnb(*args, timeout=600, **kw):
     "Run the installed `ecgnb` command; returns the CompletedProcess (text)."
     return subprocess.run([str(BIN/'ecgnb'), *map(str, args)], capture_output=True, text=True, timeout=timeout, **kw)
 
+@pytest.fixture(scope='session', autouse=True)
+def _salt(tmp_path_factory):
+    "Pseudonym salt of the tests in a temporary folder (inherited by every `ecgnb` run), never the user's home."
+    os.environ['ECGNB_SALT_FILE'] = str(tmp_path_factory.getbasetemp()/'salt')
+
 @pytest.fixture(scope='session')
 def chromium():
     "Path of a headless-capable Chromium, or skip."

@@ -14,7 +14,8 @@ def free_port()->int:
 @pytest.fixture(scope='session')
 def model(tmp_path_factory):
     "A model trained for one epoch on synthetic records and exported: built once, shared by the xdist workers."
-    root = tmp_path_factory.getbasetemp().parent / 'ecgnb-service-model'
+    base = tmp_path_factory.getbasetemp()                    # under xdist, its parent is this run's (shared) folder
+    root = (base.parent if os.environ.get('PYTEST_XDIST_WORKER') else base) / 'ecgnb-service-model'
     root.mkdir(exist_ok=True)
     with FileLock(str(root/'.lock')):
         if not (root/'model.onnx').exists():
