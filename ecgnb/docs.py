@@ -46,6 +46,17 @@ def render_readme(root:Path|str|None=None)->Path:
     return out
 
 # %% ../nbs/13_docs.ipynb #0da12467
+_NORUN = re.compile(r'^\s*#\|\s*(eval:\s*false|slow|notest)\b|nbdev_export\(\)', re.M)
+
+def _execute(nb, folder:Path):
+    "Run a notebook in place as nbdev_test would: cells marked eval: false, slow or notest (and the export call) are not run."
+    from nbclient import NotebookClient
+    skip = {i: c.source for i, c in enumerate(nb.cells) if c.cell_type == 'code' and _NORUN.search(c.source)}
+    for i in skip: nb.cells[i].source = ''
+    try: NotebookClient(nb, timeout=1200, kernel_name='python3', resources={'metadata': {'path': str(folder)}}).execute()
+    finally:
+        for i, s in skip.items(): nb.cells[i].source, nb.cells[i].outputs = s, []
+
 def doc_notebooks(root:Path|str|None=None)->list[Path]:
     "The notebooks of the docs site: nbs/*.ipynb without the `_`/`.`-prefixed ones, index first."
     root = Path(root or project_root())
@@ -77,8 +88,7 @@ def build_docs(root:Path|str|None=None, # project folder (default: found from th
     srcs = doc_notebooks(root)
     nbs = {p: nbformat.read(p, as_version=4) for p in srcs}
     if execute:
-        from nbclient import NotebookClient
-        for p, nb in nbs.items(): NotebookClient(nb, timeout=1200, kernel_name='python3', resources={'metadata': {'path': str(p.parent)}}).execute()
+        for p, nb in nbs.items(): _execute(nb, p.parent)
     pages = [('index.html' if p.name == 'index.ipynb' else p.stem + '.html', _title(nb)) for p, nb in nbs.items()]
     ex = HTMLExporter(template_name='lab'); ex.register_preprocessor(StripNbdev, enabled=True)
     with atomic_dir(out) as tmp:
