@@ -11,8 +11,9 @@ import ecgnb
 from .core import ECGError, ECGDataError, atomic_write, file_sha256, samples_dir
 
 # %% auto #0
-__all__ = ['OPSET', 'INPUT', 'OUTPUT', 'PARITY_ATOL', 'model_metadata', 'read_metadata', 'to_onnx', 'save_onnx', 'ort_session',
-           'parity', 'processed_windows', 'sample_windows', 'run_session', 'quantize', 'export_model', 'export_cli']
+__all__ = ['OPSET', 'INPUT', 'OUTPUT', 'PARITY_ATOL', 'model_metadata', 'read_metadata', 'conv2d_twin', 'to_onnx', 'save_onnx',
+           'ort_session', 'parity', 'processed_windows', 'sample_windows', 'run_session', 'quantize', 'export_model',
+           'export_cli']
 
 # %% ../nbs/09_export.ipynb #7ea4921f
 OPSET = 18              # pinned ONNX opset of exported models
@@ -54,14 +55,57 @@ def read_metadata(props:dict[str, str])->dict:
         except json.JSONDecodeError: out[k] = v
     return out
 
+# %% ../nbs/09_export.ipynb #98db35ab
+_TWINS = ('Conv1d', 'BatchNorm1d', 'MaxPool1d', 'AvgPool1d')
+
+def _twin_layer(m):
+    "The 2-D counterpart of a 1-D layer, acting on (B, C, 1, L) with the same weights."
+    import torch.nn as nn
+    one = lambda v: v[0] if isinstance(v, (tuple, list)) else v
+    if isinstance(m, nn.Conv1d):
+        if m.padding_mode != 'zeros' or isinstance(m.padding, str): raise ECGError(f"no 2-D twin for {m}")
+        t = nn.Conv2d(m.in_channels, m.out_channels, (1, m.kernel_size[0]), (1, m.stride[0]), (0, m.padding[0]),
+                      (1, m.dilation[0]), m.groups, m.bias is not None)
+        t.weight.data = m.weight.data.unsqueeze(2).clone()
+        if m.bias is not None: t.bias.data = m.bias.data.clone()
+        return t
+    if isinstance(m, nn.BatchNorm1d):
+        t = nn.BatchNorm2d(m.num_features, m.eps, m.momentum, m.affine, m.track_running_stats)
+        t.load_state_dict(m.state_dict()); return t
+    if isinstance(m, nn.MaxPool1d):
+        if one(m.dilation) != 1 or m.return_indices: raise ECGError(f"no 2-D twin for {m}")
+        return nn.MaxPool2d((1, one(m.kernel_size)), (1, one(m.stride)), (0, one(m.padding)), ceil_mode=m.ceil_mode)
+    if isinstance(m, nn.AvgPool1d):
+        return nn.AvgPool2d((1, one(m.kernel_size)), (1, one(m.stride)), (0, one(m.padding)), m.ceil_mode, m.count_include_pad)
+    return None
+
+def conv2d_twin(model):
+    "The model computing the same function with 2-D layers inside (input and output shapes unchanged), or `ECGError`."
+    import copy, torch.nn as nn
+    net = copy.deepcopy(model).eval()
+    def swap(mod):
+        for name, ch in mod.named_children():
+            if (t := _twin_layer(ch)) is not None: setattr(mod, name, t.eval())
+            elif type(ch).__module__.startswith('torch.nn') and type(ch).__name__.endswith('1d'): raise ECGError(f"no 2-D twin for {type(ch).__name__}")
+            else: swap(ch)
+    swap(net)
+    class Twin(nn.Module):
+        def __init__(self, net): super().__init__(); self.net = net
+        def forward(self, x): return self.net(x.unsqueeze(2))
+    return Twin(net).eval()
+
+
 # %% ../nbs/09_export.ipynb #7466bb03
 def to_onnx(model,                 # a torch model in eval mode, (B, leads, window) -> (B, C)
             n_leads:int, window:int,  # input shape of one window
             metadata:dict[str, str]|None=None,  # metadata_props to embed
-            opset:int=OPSET):       # ONNX opset
+            opset:int=OPSET,        # ONNX opset
+            twin:bool=True):        # export the 2-D twin (`conv2d_twin`) when the model has one
     "The model as a checked `onnx.ModelProto` with a dynamic batch axis and the metadata embedded."
     import torch, onnx
     x = torch.zeros(2, n_leads, window)
+    if twin:
+        with contextlib.suppress(ECGError): model = conv2d_twin(model)
     quiet = logging.getLogger('torch.onnx'), logging.getLogger('torch.export')
     levels = [q.level for q in quiet]
     try:

@@ -31,7 +31,7 @@ class SmallCNN(nn.Module):
                                       _block(w[2], w[3], 5, pool=1))
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2*w[3], n_classes))
     def forward(self, x):
-        h = self.features(x)
+        h = self.features(x).flatten(2)  # (B, C, L); also takes the (B, C, 1, L) layout of export's 2-D twin
         return self.head(torch.cat([h.mean(-1), h.amax(-1)], 1))
 
 # %% ../nbs/06_models.ipynb #62bd0738
@@ -66,7 +66,7 @@ class ResNet1d(nn.Module):
         self.stages = nn.Sequential(*layers)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2*ci, n_classes))
     def forward(self, x):
-        h = self.stages(self.stem(x))
+        h = self.stages(self.stem(x)).flatten(2)
         return self.head(torch.cat([h.mean(-1), h.amax(-1)], 1))
 
 # %% ../nbs/06_models.ipynb #80f0c66a

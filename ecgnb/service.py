@@ -57,8 +57,8 @@ class Engine:
 from fastcore.basics import patch
 
 @patch
-def probabilities(self:Engine, windows:np.ndarray, batch:int=1024)->np.ndarray:
-    "Probabilities (N, C) of preprocessed windows (N, leads, window)."
+def probabilities(self:Engine, windows:np.ndarray, batch:int=32)->np.ndarray:
+    "Probabilities (N, C) of preprocessed windows (N, leads, window), run in chunks of `batch` (small chunks stay in cache)."
     out = []
     for i in range(0, len(windows), batch):
         z = self.sess.run(None, {self.input: np.ascontiguousarray(windows[i:i+batch], dtype=np.float32)})[0].astype(np.float64)
