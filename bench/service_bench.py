@@ -86,17 +86,23 @@ def ecg_5s()->tuple[np.ndarray, float]:
     return synth_ecg('normal', duration=5.0, fs=360.0, seed=1).signal[0], 360.0
 
 def stages(model:str, x:np.ndarray, fs:float, n:int=300)->dict:
-    "Microseconds per stage of one /infer request, in this process."
+    "Microseconds per stage of one /infer request, in this process: the numpy reference and the compiled twins."
     from ecgnb.service import Engine
-    from ecgnb.measures import detect_rpeaks, signal_quality
-    eng = Engine(model)
+    from ecgnb.measures import recording_measures
+    from ecgnb.compiled import apply_compiled, recording_measures_compiled
+    eng, ref = Engine(model), Engine(model, compiled=False)
     body = orjson.dumps({'signal': np.round(x.astype(float), 4).tolist(), 'fs': fs})
     xx, f = eng.parse(body)
-    y = eng.pre.apply(xx, f); W = eng.pre.windows(y); pk = detect_rpeaks(xx[0], f); res = eng.infer(xx, f)
-    jobs = {'parse+validate': lambda: eng.parse(body), 'Preprocess.apply': lambda: eng.pre.apply(xx, f),
-            'onnxruntime (1 window)': lambda: eng.probabilities(W), 'detect_rpeaks': lambda: detect_rpeaks(xx[0], f),
-            'signal_quality': lambda: signal_quality(xx[0], f, pk), 'orjson response': lambda: orjson.dumps(res, option=orjson.OPT_SERIALIZE_NUMPY),
-            'Engine.infer (all but parse)': lambda: eng.infer(xx, f)}
+    y = eng.pre.apply(xx, f); W = eng.pre.windows(y); res = eng.infer(xx, f)
+    st, span = np.array([0]), int(round(eng.pre.window_sec*f))
+    jobs = {'parse+validate': lambda: eng.parse(body),
+            'Preprocess.apply (reference)': lambda: eng.pre.apply(xx, f), 'apply_compiled': lambda: apply_compiled(eng.pre, xx, f),
+            'onnxruntime (1 window)': lambda: eng.probabilities(W),
+            'R-peaks + quality (reference)': lambda: recording_measures(xx[0], f, st, span),
+            'R-peaks + quality (compiled)': lambda: recording_measures_compiled(xx[0], f, st, span),
+            'orjson response': lambda: orjson.dumps(res, option=orjson.OPT_SERIALIZE_NUMPY),
+            'Engine.infer, reference (all but parse)': lambda: ref.infer(xx, f),
+            'Engine.infer, compiled (all but parse)': lambda: eng.infer(xx, f)}
     out = {}
     for k, fn in jobs.items():
         fn(); t = time.perf_counter()

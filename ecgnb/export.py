@@ -55,7 +55,7 @@ def read_metadata(props:dict[str, str])->dict:
         except json.JSONDecodeError: out[k] = v
     return out
 
-# %% ../nbs/09_export.ipynb #98db35ab
+# %% ../nbs/09_export.ipynb #b11643a4
 _TWINS = ('Conv1d', 'BatchNorm1d', 'MaxPool1d', 'AvgPool1d')
 
 def _twin_layer(m):

@@ -14,8 +14,9 @@ from .signal import as_signal, check_fs, bandpass, resample, _edge_pad, _running
 
 # %% auto #0
 __all__ = ['BEAT_SYMBOLS', 'DETECTORS', 'detect_rpeaks', 'rr_intervals', 'heart_rate', 'hrv_features', 'clipped_fraction',
-           'signal_quality', 'qrs_width', 'st_level', 'p_wave_presence', 'match_beats', 'beat_scores', 'read_annotated',
-           'annotated_records', 'score_rpeaks', 'score_total', 'format_scores', 'score_rpeaks_cli']
+           'signal_quality', 'recording_measures', 'qrs_width', 'st_level', 'p_wave_presence', 'match_beats',
+           'beat_scores', 'read_annotated', 'annotated_records', 'score_rpeaks', 'score_total', 'format_scores',
+           'score_rpeaks_cli']
 
 # %% ../nbs/02a_measures.ipynb #4a717616
 def _qrs_segments(q:np.ndarray, fs:float, smooth=0.1, avg=0.75, k=1.5, minlen=0.4):
@@ -175,6 +176,16 @@ def signal_quality(x:np.ndarray,  # one lead
     den = np.linalg.norm(beats, axis=1)*np.linalg.norm(tpl)
     r = np.where(den > 0, beats @ tpl/np.where(den > 0, den, 1), 0)
     return float(np.clip((np.median(r) - 0.3)/0.7, 0, 1)*max(0.0, 1 - 2*clip))
+
+# %% ../nbs/02a_measures.ipynb #fccfbb0e
+def recording_measures(x:np.ndarray,     # one lead, shape (n,)
+                       fs:float,          # sampling rate in Hz
+                       starts:np.ndarray, # window starts, in samples of `x`
+                       span:int           # window length, in samples of `x`
+                      )->tuple:           # (R-peaks of `x`, quality of each window)
+    "R-peaks of a recording (`detect_rpeaks`) and the `signal_quality` of each window, given the peaks inside it."
+    p = detect_rpeaks(x, fs)
+    return p, np.array([signal_quality(x[a:a+span], fs, p[(p >= a) & (p < a+span)] - a) for a in starts], dtype=np.float64)
 
 # %% ../nbs/02a_measures.ipynb #186b76b5
 _BEFORE, _AFTER = 0.30, 0.45  # seconds of a beat before and after its R-peak

@@ -5,6 +5,7 @@
 # %% ../nbs/10_service.ipynb #f547ad93
 from __future__ import annotations
 import hmac, logging, os, tempfile
+from functools import partial
 from pathlib import Path
 from typing import Literal
 import numpy as np, orjson
@@ -14,6 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from .core import ECGError, ECGDataError
 from .signal import Preprocess
+from .measures import heart_rate, recording_measures
 from .export import INPUT, ort_session, read_metadata
 
 # %% auto #0
@@ -33,7 +35,8 @@ class Engine:
                  threads:int=1,                # onnxruntime intra-op threads
                  quality_min:float=0.5,        # windows below this signal quality do not count; none left: inconclusive
                  max_seconds:float=600.0,      # longest signal accepted by /infer
-                 max_file_seconds:float=3600.0): # longest recording accepted by /infer/file
+                 max_file_seconds:float=3600.0, # longest recording accepted by /infer/file
+                 compiled:bool=True):          # per-recording work through the numba twins of `ecgnb.compiled` (same results)
         path = Path(path)
         if not path.is_file(): raise ECGError(f"{path}: no such model file")
         try: self.sess = ort_session(path, threads)
@@ -50,6 +53,12 @@ class Engine:
         self.leads = list(self.meta.get('leads') or [])
         self.version = str(self.meta.get('model_version', ''))
         self.input = self.meta.get('input', INPUT)
+        self.compiled = bool(compiled)
+        if self.compiled:
+            from ecgnb.compiled import apply_compiled, recording_measures_compiled, warm_up
+            warm_up()  # compile or load the kernels now, not on the first request
+            self._apply, self._measures = partial(apply_compiled, self.pre), recording_measures_compiled
+        else: self._apply, self._measures = self.pre.apply, recording_measures
     def __repr__(self): return (f"Engine({self.path.name}: {self.n_leads} lead(s) x {self.window} samples at {self.pre.fs:g} Hz "
                                 f"-> {self.labels}, version {self.version})")
 
@@ -150,28 +159,23 @@ def _r(v, nd=4): return None if v is None or not np.isfinite(v) else round(float
 @patch
 def infer(self:Engine, x:np.ndarray, fs:float)->dict:
     "Classify a checked signal (leads, n) in mV at `fs`: per-window and aggregated probabilities, heart rate, quality."
-    from ecgnb.measures import detect_rpeaks, heart_rate, signal_quality
-    y = self.pre.apply(x, fs)
-    starts, W = self.pre.starts(y.shape[-1]), self.pre.windows(y)
+    y = self._apply(x, fs)
+    starts = self.pre.starts(y.shape[-1])
+    W = y[None, :, :self.window] if len(starts) == 1 else self.pre.windows(y)  # the common case of one window, without a copy
     P = self.probabilities(W)
-    raw = x[0]
-    peaks = detect_rpeaks(raw, fs)
-    hr = heart_rate(peaks, fs) if len(peaks) >= 2 else float('nan')
     span = int(round(self.pre.window_sec*fs))
-    q = np.empty(len(W))
-    for i, s in enumerate(starts):
-        a = int(round(s*fs/self.pre.fs))
-        q[i] = signal_quality(raw[a:a+span], fs, peaks[(peaks >= a) & (peaks < a+span)] - a)
+    peaks, q = self._measures(x[0], fs, np.round(starts*fs/self.pre.fs).astype(np.int64), span)
+    hr = 60/(np.diff(peaks)/fs).mean() if len(peaks) >= 2 else float('nan')  # `heart_rate` of the sorted peaks, without its checks
     good = q >= self.quality_min
-    agg = P[good].mean(0) if good.any() else P.mean(0)
-    status = 'ok' if good.any() else 'inconclusive'
-    return dict(status=status, prediction=self.decide(agg) if good.any() else [],
-                reason=None if good.any() else f"signal quality below {self.quality_min:g} in every window",
-                probabilities={l: _r(p) for l, p in zip(self.labels, agg)},
-                heart_rate_bpm=_r(hr, 1), quality=_r(float(np.median(q))), quality_ok=bool(good.any()),
+    ok = bool(good.any())
+    agg = P[good].mean(0) if ok else P.mean(0)
+    return dict(status='ok' if ok else 'inconclusive', prediction=self.decide(agg) if ok else [],
+                reason=None if ok else f"signal quality below {self.quality_min:g} in every window",
+                probabilities=dict(zip(self.labels, np.round(agg, 4).tolist())),  # rounded as the windows' are
+                heart_rate_bpm=_r(hr, 1), quality=_r(q[0] if len(q) == 1 else np.median(q)), quality_ok=ok,
                 n_windows=len(W), windows_used=int(good.sum()), duration_s=_r(x.shape[-1]/fs, 3), fs=fs,
-                windows=[dict(start_s=_r(s/self.pre.fs, 3), probabilities=[_r(v) for v in p], quality=_r(qi), used=bool(g))
-                         for s, p, qi, g in zip(starts, P, q, good)],
+                windows=[dict(start_s=s, probabilities=p, quality=qi, used=g) for s, p, qi, g in  # finite: rounded in one go
+                         zip(np.round(starts/self.pre.fs, 3).tolist(), np.round(P, 4).tolist(), np.round(q, 4).tolist(), good.tolist())],
                 labels=self.labels, model_version=self.version)
 
 # %% ../nbs/10_service.ipynb #3939bc24
@@ -191,7 +195,7 @@ def batch_windows(self:Engine, X:np.ndarray, fs:float, preprocessed:bool=False)-
         raise Invalid(f"each window must last {self.pre.window_sec:g} s ({round(self.pre.window_sec*fs)} samples at {fs:g} Hz), got {n} samples", 'windows')
     if np.abs(X).max() > MAX_ABS_MV: raise Invalid(f"values beyond {MAX_ABS_MV:g} mV are not an ECG (wrong `units`?)", 'windows')
     if self.pre.notch == 'auto': return np.stack([self.pre.apply(w, fs) for w in X])
-    return self.pre.apply(X.reshape(-1, n), fs).reshape(len(X), self.n_leads, -1)
+    return self._apply(X.reshape(-1, n), fs).reshape(len(X), self.n_leads, -1)
 
 @patch
 def infer_batch(self:Engine, X:np.ndarray, fs:float, preprocessed:bool=False)->dict:
@@ -214,6 +218,7 @@ class Settings:
     threads:int = 1                # onnxruntime intra-op threads per worker
     max_seconds:float = 600.0      # longest signal per /infer request
     max_file_seconds:float = 3600.0 # longest recording per /infer/file request
+    compiled:bool = True           # per-recording work through `ecgnb.compiled` (ECGNB_COMPILED=0: the numpy reference)
 
     @classmethod
     def from_env(cls, env=None)->Settings:
@@ -224,7 +229,8 @@ class Settings:
                        max_body=int(float(env.get('ECGNB_MAX_BODY_MB', 16))*(1 << 20)),
                        quality_min=float(env.get('ECGNB_QUALITY_MIN', 0.5)), threads=int(env.get('ECGNB_THREADS', 1)),
                        max_seconds=float(env.get('ECGNB_MAX_SECONDS', 600)),
-                       max_file_seconds=float(env.get('ECGNB_MAX_FILE_SECONDS', 3600)))
+                       max_file_seconds=float(env.get('ECGNB_MAX_FILE_SECONDS', 3600)),
+                       compiled=env.get('ECGNB_COMPILED', '1').strip().lower() not in ('0', 'false', 'no', 'off'))
         except ValueError as e: raise ECGError(f"bad ECGNB_* setting: {e}") from None
 
 # %% ../nbs/10_service.ipynb #513a06a2
@@ -526,7 +532,8 @@ def create_app(settings:Settings|None=None)->FastAPI:  # default: `Settings.from
 
     @asynccontextmanager
     async def lifespan(app):
-        app.state.engine = (Engine(settings.model, settings.threads, settings.quality_min, settings.max_seconds, settings.max_file_seconds)
+        app.state.engine = (Engine(settings.model, settings.threads, settings.quality_min, settings.max_seconds, settings.max_file_seconds,
+                                   settings.compiled)
                             if settings.model else None)
         if app.state.engine: log.info("serving %s", app.state.engine)
         else: log.warning("no model: set ECGNB_MODEL; /health answers 503")
