@@ -648,7 +648,7 @@ app = create_app()
 def serve_cli(model:str='models/model.onnx',  # ONNX model written by `ecgnb export`
               host:str='127.0.0.1',           # address to listen on (0.0.0.0 to accept other machines)
               port:int=8000,                  # TCP port
-              workers:int=1,                  # worker processes (about one per core)
+              workers:int=0,                  # worker processes (0: one per CPU core)
               threads:int=1,                  # onnxruntime threads per worker
               access_log:bool=False):         # log one line per request (method, path, status; never data)
     "Serve an ONNX model over HTTP: /infer, /infer/batch, /infer/file, /health, /model, /docs and a page at /."
@@ -658,6 +658,7 @@ def serve_cli(model:str='models/model.onnx',  # ONNX model written by `ecgnb exp
     os.environ.update(env)
     for v in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ.setdefault(v, '1')
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s %(levelname)s %(message)s')
+    workers = workers if workers > 0 else (os.cpu_count() or 1)
     print(f"serving {eng} on http://{host}:{port} with {workers} worker(s)", flush=True)
     kw = dict(host=host, port=port, access_log=access_log, log_level='info', timeout_keep_alive=30)
     if workers > 1: uvicorn.run('ecgnb.service:app', workers=workers, **kw)
