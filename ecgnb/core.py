@@ -10,7 +10,7 @@ from typing import Iterable
 
 # %% auto #0
 __all__ = ['STARTER_LABELS', 'ECGError', 'ECGDataError', 'label_vocab', 'project_root', 'samples_dir', 'atomic_write',
-           'atomic_dir', 'file_sha256', 'tree_sha256', 'git_commit', 'env_info']
+           'atomic_dir', 'file_sha256', 'tree_sha256', 'git_commit', 'env_info', 'decide']
 
 # %% ../nbs/00_core.ipynb #a6d0fae9
 class ECGError(Exception):
@@ -119,3 +119,15 @@ def env_info()->dict:
         except PackageNotFoundError: vers[p] = None
     return dict(python=platform.python_version(), platform=platform.platform(), machine=platform.machine(),
                 cpus=os.cpu_count(), git_commit=git_commit(), packages=vers)
+
+# %% ../nbs/00_core.ipynb #6caff9af
+def decide(p,                  # probabilities (N, C)
+           thresholds,         # one per label
+           multilabel:bool):   # several labels per window (sigmoid) or one (softmax)
+    "Multi-hot decisions (N, C) uint8 from probabilities, with per-label thresholds."
+    import numpy as np
+    p, t = np.asarray(p, np.float64), np.asarray(thresholds, np.float64)
+    if multilabel: return (p >= t).astype(np.uint8)
+    out = np.zeros(p.shape, np.uint8)
+    if len(p): out[np.arange(len(p)), (p / t).argmax(1)] = 1
+    return out

@@ -15,19 +15,11 @@ from .dataset import Processed, load_processed
 from .models import load_checkpoint, probabilities
 
 # %% auto #0
-__all__ = ['decide', 'scores', 'choose_thresholds', 'bootstrap_ci', 'aggregate_records', 'predict', 'label_columns',
-           'confusion_figure', 'curves_figure', 'evaluate', 'evaluate_cli']
+__all__ = ['scores', 'choose_thresholds', 'bootstrap_ci', 'aggregate_records', 'predict', 'label_columns', 'confusion_figure',
+           'curves_figure', 'evaluate', 'evaluate_cli']
 
 # %% ../nbs/08_evaluate.ipynb #a4a0206b
-def decide(p:np.ndarray,                 # probabilities (N, C)
-           thresholds:Sequence[float],   # one per label
-           multilabel:bool)->np.ndarray: # multi-hot decisions (N, C) uint8
-    "Turn probabilities into multi-hot decisions with per-label thresholds."
-    p, t = np.asarray(p, np.float64), np.asarray(thresholds, np.float64)
-    if multilabel: return (p >= t).astype(np.uint8)
-    out = np.zeros(p.shape, np.uint8)
-    if len(p): out[np.arange(len(p)), (p / t).argmax(1)] = 1
-    return out
+from .core import decide
 
 # %% ../nbs/08_evaluate.ipynb #b0040d92
 def _auroc(y:np.ndarray, s:np.ndarray)->float|None:

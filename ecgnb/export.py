@@ -8,7 +8,7 @@ import contextlib, io, json, logging, tempfile, time, warnings
 from pathlib import Path
 import numpy as np
 import ecgnb
-from .core import ECGError, ECGDataError, atomic_write, file_sha256, samples_dir
+from .core import ECGError, ECGDataError, atomic_write, decide, file_sha256, samples_dir
 
 # %% auto #0
 __all__ = ['OPSET', 'INPUT', 'OUTPUT', 'PARITY_ATOL', 'model_metadata', 'read_metadata', 'conv2d_twin', 'to_onnx', 'save_onnx',
@@ -182,11 +182,6 @@ def _probs(logits:np.ndarray, multilabel:bool)->np.ndarray:
     e = np.exp(logits - logits.max(-1, keepdims=True))
     return e / e.sum(-1, keepdims=True)
 
-def _decide(p:np.ndarray, multilabel:bool, thresholds)->np.ndarray:
-    "Multi-hot decisions: per-label thresholds (multi-label) or the arg-max (single-label)."
-    if multilabel: return (p >= np.asarray(thresholds)).astype(np.uint8)
-    return np.eye(p.shape[1], dtype=np.uint8)[p.argmax(1)]
-
 def run_session(sess, windows:np.ndarray, batch:int=512)->np.ndarray:
     "Logits of `windows` through an onnxruntime session, in chunks."
     return np.concatenate([sess.run(None, {INPUT: np.ascontiguousarray(windows[i:i+batch], np.float32)})[0]
@@ -214,7 +209,7 @@ def quantize(src:Path|str,           # float ONNX model
     save_onnx(q, dst)
     ml, thr = meta['multilabel'], meta['thresholds']
     pf, pq = (_probs(run_session(ort_session(p), windows), ml) for p in (src, dst))
-    df, dq = _decide(pf, ml, thr), _decide(pq, ml, thr)
+    df, dq = decide(pf, thr, ml), decide(pq, thr, ml)  # the rule of evaluation and serving
     rep = dict(n_windows=len(windows), max_prob_change=float(np.abs(pf-pq).max()) if len(windows) else 0.0,
                agreement=float((df == dq).all(1).mean()) if len(windows) else 1.0,
                size_bytes=dst.stat().st_size, float_size_bytes=src.stat().st_size)

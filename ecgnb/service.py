@@ -13,7 +13,7 @@ from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
-from .core import ECGError, ECGDataError
+from .core import ECGError, ECGDataError, decide
 from .signal import Preprocess
 from .measures import heart_rate, recording_measures
 from .export import INPUT, ort_session, read_metadata
@@ -78,9 +78,8 @@ def probabilities(self:Engine, windows:np.ndarray, batch:int=32)->np.ndarray:
 
 @patch
 def decide(self:Engine, p:np.ndarray)->list[str]:
-    "Label names decided from one probability vector."
-    if self.multilabel: return [l for l, q, t in zip(self.labels, p, self.thresholds) if q >= t]
-    return [self.labels[int(np.argmax(p))]]
+    "Label names decided from one probability vector, by the rule of evaluation (`ecgnb.core.decide`)."
+    return [self.labels[i] for i in np.flatnonzero(decide(np.asarray(p)[None], self.thresholds, self.multilabel)[0])]
 
 # %% ../nbs/10_service.ipynb #64b65952
 class Invalid(ValueError):
