@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 import numpy as np, orjson
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
@@ -19,8 +20,8 @@ from .measures import heart_rate, recording_measures
 from .export import INPUT, ort_session, read_metadata
 
 # %% auto #0
-__all__ = ['FS_RANGE', 'UNITS', 'MAX_ABS_MV', 'MAX_BATCH', 'FILE_EXTS', 'log', 'INLINE_SECONDS', 'PAGE', 'app', 'Engine',
-           'Invalid', 'as_array', 'Settings', 'InferRequest', 'WindowResult', 'InferResponse', 'BatchRequest',
+__all__ = ['FS_RANGE', 'UNITS', 'MAX_ABS_MV', 'MAX_BATCH', 'DOCS_ASSETS', 'FILE_EXTS', 'log', 'INLINE_SECONDS', 'PAGE', 'app',
+           'Engine', 'Invalid', 'as_array', 'Settings', 'InferRequest', 'WindowResult', 'InferResponse', 'BatchRequest',
            'BatchResponse', 'Problem', 'preview_signal', 'create_app', 'serve_cli']
 
 # %% ../nbs/10_service.ipynb #c21af3da
@@ -234,6 +235,7 @@ class Settings:
 
 # %% ../nbs/10_service.ipynb #513a06a2
 _OPEN = frozenset({'/', '/health', '/docs', '/docs/oauth2-redirect', '/redoc', '/openapi.json', '/favicon.ico'})
+DOCS_ASSETS = '/docs-assets'   # Swagger UI and ReDoc scripts, served from the package (fastapi-offline): no CDN, so /docs works offline
 
 def _json(status:int, detail)->tuple[dict, bytes]:
     body = orjson.dumps({'detail': detail})
@@ -265,7 +267,7 @@ class _Guard:
     async def __call__(self, scope, receive, send):
         if scope['type'] != 'http': return await self.app(scope, receive, send)
         s, err = self.s, None
-        if s.api_key and scope['path'] not in _OPEN:
+        if s.api_key and scope['path'] not in _OPEN and not scope['path'].startswith(DOCS_ASSETS + '/'):
             got = b''
             for k, v in scope['headers']:
                 if k == b'x-api-key': got = v
@@ -539,7 +541,7 @@ def create_app(settings:Settings|None=None)->FastAPI:  # default: `Settings.from
         gc.collect(); gc.freeze()  # start-up objects (~180k) leave the collector: a full collection of them takes ~0.1 s
         yield
 
-    app = FastAPI(title='ecgnb inference service', version=ecgnb.__version__, lifespan=lifespan,
+    app = FastAPIOffline(title='ecgnb inference service', version=ecgnb.__version__, lifespan=lifespan, static_url=DOCS_ASSETS,
                   description='ECG classification with the preprocessing contract embedded in the ONNX model. '
                               'Send a recording to /infer (JSON), /infer/file (upload) or windows to /infer/batch.')
     app.state.engine, app.state.settings = None, settings

@@ -175,6 +175,14 @@ def test_page_in_chromium(server, chromium, tmp_path):
     assert 'heart rate' in m.group(1) and '<canvas' in dom
     assert shot.exists() and shot.stat().st_size > 10_000
 
+def test_api_docs_work_offline(server, chromium, tmp_path):
+    "Swagger UI's scripts come from the package, not a CDN: the page renders with the network off (the browser has none)."
+    html = httpx.get(server.url + '/docs').text
+    assert '/docs-assets/swagger-ui-bundle.js' in html and 'cdn.' not in html
+    assert httpx.get(server.url + '/docs-assets/swagger-ui-bundle.js').status_code == 200
+    dom = browse(chromium, server.url + '/docs', tmp_path)
+    assert 'opblock' in dom and '/infer/batch' in dom, dom[-2000:]
+
 def test_uvicorn_app_with_api_key(model, tmp_path):
     s = Server([sys.executable, '-m', 'uvicorn', 'ecgnb.service:app', '--host', '127.0.0.1', '--port', '{port}'],
                {'ECGNB_MODEL': str(model), 'ECGNB_API_KEY': 'k3y', 'ECGNB_CORS_ORIGINS': 'https://ward.example'}, tmp_path/'log')
@@ -183,6 +191,7 @@ def test_uvicorn_app_with_api_key(model, tmp_path):
         assert httpx.post(s.url + '/infer', json=body).status_code == 401
         assert httpx.post(s.url + '/infer', json=body, headers={'X-API-Key': 'k3y'}).status_code == 200
         assert httpx.get(s.url + '/model').status_code == 401
+        assert httpx.get(s.url + '/docs-assets/swagger-ui.css').status_code == 200   # the docs' assets stay open, like /docs
         pre = httpx.options(s.url + '/infer', headers={'Origin': 'https://ward.example', 'Access-Control-Request-Method': 'POST'})
         assert pre.headers.get('access-control-allow-origin') == 'https://ward.example'
     finally: s.stop()
