@@ -56,8 +56,6 @@ def read_metadata(props:dict[str, str])->dict:
     return out
 
 # %% ../nbs/09_export.ipynb #b11643a4
-_TWINS = ('Conv1d', 'BatchNorm1d', 'MaxPool1d', 'AvgPool1d')
-
 def _twin_layer(m):
     "The 2-D counterpart of a 1-D layer, acting on (B, C, 1, L) with the same weights."
     import torch.nn as nn

@@ -217,7 +217,8 @@ def sliding_windows(x:np.ndarray,  # signal, shape (leads, n) or (n,)
     step = step or size
     st = window_starts(x.shape[-1], size, step)
     if len(st) == 0: return np.zeros((0, x.shape[0], size), dtype=x.dtype)
-    v = np.lib.stride_tricks.sliding_window_view(x, size, axis=-1)[:, st]
+    if step == size: v = x[:, :len(st)*size].reshape(x.shape[0], len(st), size)  # windows that tile: a reshape
+    else: v = np.lib.stride_tricks.sliding_window_view(x, size, axis=-1)[:, st]
     return np.ascontiguousarray(v.transpose(1, 0, 2))
 
 # %% ../nbs/02_signal.ipynb #566ae1b8
