@@ -4,13 +4,13 @@
 
 # %% ../nbs/00_core.ipynb #648afb5f
 from __future__ import annotations
-import contextlib, hashlib, json, os, platform, shutil, subprocess, sys, tempfile, uuid
+import contextlib, hashlib, json, os, platform, shutil, subprocess, sys, tempfile, time, uuid
 from pathlib import Path
 from typing import Iterable
 
 # %% auto #0
 __all__ = ['STARTER_LABELS', 'ECGError', 'ECGDataError', 'label_vocab', 'project_root', 'samples_dir', 'atomic_write',
-           'atomic_dir', 'file_sha256', 'tree_sha256', 'git_commit', 'env_info', 'decide']
+           'atomic_dir', 'file_sha256', 'tree_sha256', 'git_commit', 'env_info', 'decide', 'pause_point']
 
 # %% ../nbs/00_core.ipynb #a6d0fae9
 class ECGError(Exception):
@@ -131,3 +131,10 @@ def decide(p,                  # probabilities (N, C)
     out = np.zeros(p.shape, np.uint8)
     if len(p): out[np.arange(len(p)), (p / t).argmax(1)] = 1
     return out
+
+# %% ../nbs/00_core.ipynb #45210915
+def pause_point(name:str):  # the point reached, e.g. 'train epoch 1'
+    "Testing hook: when `ECGNB_PAUSE_AT` equals `name`, say 'ecgnb: paused at NAME' on stderr and wait for a signal."
+    if os.environ.get('ECGNB_PAUSE_AT') != name: return
+    print(f"ecgnb: paused at {name}", file=sys.stderr, flush=True)
+    while True: time.sleep(3600)

@@ -13,7 +13,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 from fastcore.script import Param
 import ecgnb
-from .core import ECGError, atomic_write, env_info
+from .core import ECGError, atomic_write, env_info, pause_point
 from .dataset import Processed, load_processed, ECGWindows, EpochSampler, balance_weights
 from .models import make_model, make_checkpoint, save_checkpoint, load_checkpoint, n_params, probabilities
 from .evaluate import scores, choose_thresholds, evaluate, confusion_figure, curves_figure
@@ -241,6 +241,7 @@ def fit(cfg:TrainConfig,             # the run's configuration
             if improved: save_checkpoint(make_checkpoint(model, cfg.model, mkw, **base(), epoch=epoch), save)
             save_checkpoint(make_checkpoint(model, cfg.model, mkw, **base(), epoch=epoch, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                                             rng=_rng_state(device), metrics=dict(history=hist, best=best, bad_epochs=bad)), last)
+            pause_point(f"train epoch {epoch+1}")   # tests interrupt here (ecgnb.core.pause_point)
             if not cfg.quiet:
                 print(f"epoch {epoch+1:>3}/{cfg.epochs}{tag}  loss {row['train_loss']:.4f}  val loss {row['val_loss']:.4f}  "
                       f"val macro-F1 {row['val_macro_f1']:.3f}  lr {row['lr']:.2e}  {row['windows_per_s']:.0f} win/s" + ('  *' if improved else ''), flush=True)

@@ -1,5 +1,5 @@
 "`ecgnb prepare` and `ecgnb merge` as a user runs them: starter commands, reruns, interruptions, bad input, real data."
-import json, os, signal, subprocess, sys, time
+import errno, json, os, signal, subprocess, sys, time
 from pathlib import Path
 import numpy as np
 import pytest
@@ -103,25 +103,49 @@ def test_user_errors_are_one_line(tmp_path):
         assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
     assert tree(raw) == before
 
+def _blocking_record(folder:Path, name:str='m_pause.npy')->Path:
+    "A FIFO listed in labels.json: `prepare` blocks when it opens it, until the test opens the other end."
+    fifo = folder/name
+    os.mkfifo(fifo)
+    ents = json.loads((folder/'labels.json').read_text()) + [dict(file=name, label='afib', fs=250, patient_id='pt99')]
+    (folder/'labels.json').write_text(json.dumps(ents))
+    return fifo
+
+def _open_when_read(fifo:Path, p:subprocess.Popen, limit:float=300)->int:
+    "Open `fifo` for writing as soon as `p` opens it for reading (the event); fail if `p` exits first."
+    t0 = time.monotonic()
+    while True:
+        try: return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as e:
+            if e.errno != errno.ENXIO: raise   # ENXIO: nobody reads it yet
+        if p.poll() is not None: raise AssertionError(f"prepare exited ({p.returncode}) before it reached the paused record: {p.stderr.read()[-2000:]}")
+        assert time.monotonic() - t0 < limit, 'prepare never opened the paused record'
+        time.sleep(0.01)
+
 def test_interrupted_run_leaves_the_previous_output(tmp_path):
-    "Killed mid-run (SIGINT, then SIGKILL), `prepare` leaves the earlier output as it was."
+    """Killed mid-run (SIGINT, then SIGKILL), `prepare` leaves the earlier output as it was.
+    The run is interrupted at a known point, on any machine: one of its records is a FIFO, and the signal is sent
+    once `prepare` has opened it (records before it are already written to the temporary folder)."""
     raw = synth_folder(tmp_path/'raw', n=1, duration=10)
     out = tmp_path/'out'
     ok(ecgnb('prepare', '--input-dir', raw, '--out', out))
     before = tree(out)
-    big = synth_folder(tmp_path/'big', n=40, duration=30, seed=1)
+    big = synth_folder(tmp_path/'big', n=6, duration=30, seed=1)
+    fifo = _blocking_record(big)
     for sig, workers in ((signal.SIGINT, 1), (signal.SIGKILL, 2)):
         p = subprocess.Popen([str(BIN/'ecgnb'), 'prepare', '--input-dir', str(big), '--out', str(out), '--workers', str(workers)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        t0 = time.time()
-        while time.time() - t0 < 30 and not any(tmp_path.glob('.out.*.tmp')): time.sleep(0.02)
-        time.sleep(0.3)
+        fd = _open_when_read(fifo, p)
+        assert len(list(tmp_path.glob('.out.*.tmp'))) == 1   # mid-run: the temporary output exists
         kids = children(p.pid)
-        p.send_signal(sig); p.communicate(timeout=60)
+        p.send_signal(sig)
+        os.close(fd)   # a worker still reading the FIFO sees its end (and lets go of the pipes communicate reads)
+        p.communicate(timeout=120)
         assert p.returncode != 0
         assert tree(out) == before
-        t0 = time.time()   # workers of a killed run notice that their parent is gone and exit
-        while time.time() - t0 < 15 and any(Path(f'/proc/{k}').exists() and not zombie(k) for k in kids): time.sleep(0.2)
+        # workers of a killed run notice that their parent is gone and exit (they check every 2 s)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 120 and any(Path(f'/proc/{k}').exists() and not zombie(k) for k in kids): time.sleep(0.05)
         assert not [k for k in kids if Path(f'/proc/{k}').exists() and not zombie(k)], kids
     assert len(list(tmp_path.glob('.out.*.tmp'))) == 1        # SIGKILL left its temporary folder (SIGINT did not)
     r = ok(ecgnb('prepare', '--input-dir', raw, '--out', out))

@@ -50,15 +50,18 @@ def test_killed_run_resumes_to_the_same_result(toy, tmp_path):
     args = ['--data', toy, '--epochs', 3, '--batch', 16, '--seed', 3, '--quiet', '--patience', 99]
     r = ecgnb('train', *args, '--save', tmp_path/'a.pt')
     assert r.returncode == 0, r.stderr
-    env = os.environ | {'OMP_NUM_THREADS': '1'}
+    env = os.environ | {'ECGNB_PAUSE_AT': 'train epoch 1'}   # held right after epoch 1's checkpoints: killed there on any machine
     p = subprocess.Popen([str(BIN/'ecgnb'), 'train', *map(str, args), '--save', str(tmp_path/'b.pt')], env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    said = []
+    for line in p.stderr:   # blocks until the run announces its pause (or exits)
+        if line == 'ecgnb: paused at train epoch 1\n': break
+        said.append(line)
+    else: p.wait(); raise AssertionError(f"the run ended ({p.returncode}) before its pause point: {''.join(said)[-2000:]}")
+    p.send_signal(signal.SIGKILL); p.wait(); p.stderr.close()
     last = tmp_path/'b.last.pt'
-    t0 = time.time()
-    while not last.exists() and p.poll() is None and time.time() - t0 < 60: time.sleep(0.02)
-    p.send_signal(signal.SIGKILL); p.wait()
     done = torch.load(last, weights_only=True)['epoch']
-    assert done < 2 and not (tmp_path/'b.metrics.json').exists(), 'the run finished before it could be killed'
+    assert done == 0 and not (tmp_path/'b.metrics.json').exists()
     r = ecgnb('train', *args, '--save', tmp_path/'b.pt', '--resume')
     assert r.returncode == 0, r.stderr
     (ha, fa), (hb, fb) = _history(tmp_path/'a.metrics.json'), _history(tmp_path/'b.metrics.json')
