@@ -9,10 +9,11 @@ from pathlib import Path
 import nbformat
 from nbconvert import HTMLExporter, MarkdownExporter
 from nbconvert.preprocessors import Preprocessor
+from traitlets.config import Config
 from .core import project_root, atomic_write, atomic_dir
 
 # %% auto #0
-__all__ = ['StripNbdev', 'render_readme', 'doc_notebooks', 'build_docs']
+__all__ = ['StripNbdev', 'render_readme', 'kernel_config', 'doc_notebooks', 'build_docs']
 
 # %% ../nbs/13_docs.ipynb #0285a0ef
 _DIRECTIVE = re.compile(r'^\s*#\|.*$\n?', re.M)
@@ -45,6 +46,14 @@ def render_readme(root:Path|str|None=None)->Path:
     with atomic_write(out, 'w') as f: f.write(body)
     return out
 
+# %% ../nbs/13_docs.ipynb #a6e8f16c
+def kernel_config()->Config:
+    "Config for the kernels we start: CurveZMQ transport encryption where pyzmq and jupyter_client support it."
+    import zmq
+    from jupyter_client.manager import KernelManager
+    ok = zmq.has('curve') and 'transport_encryption' in KernelManager.class_trait_names()
+    return Config(KernelManager=dict(transport_encryption='auto')) if ok else Config()
+
 # %% ../nbs/13_docs.ipynb #0da12467
 _NORUN = re.compile(r'^\s*#\|\s*(eval:\s*false|slow|notest)\b|nbdev_export\(\)', re.M)
 
@@ -53,7 +62,8 @@ def _execute(nb, folder:Path):
     from nbclient import NotebookClient
     skip = {i: c.source for i, c in enumerate(nb.cells) if c.cell_type == 'code' and _NORUN.search(c.source)}
     for i in skip: nb.cells[i].source = ''
-    try: NotebookClient(nb, timeout=1200, kernel_name='python3', resources={'metadata': {'path': str(folder)}}).execute()
+    try: NotebookClient(nb, timeout=1200, kernel_name='python3', resources={'metadata': {'path': str(folder)}},
+                        config=kernel_config()).execute()
     finally:
         for i, s in skip.items(): nb.cells[i].source, nb.cells[i].outputs = s, []
 

@@ -19,15 +19,21 @@ __all__ = ['CINC2017_CODES', 'MITDB_RHYTHMS', 'MITDB_SAME_PATIENT', 'PTBXL_FIXED
 
 # %% ../nbs/01b_physionet.ipynb #c7e1fd1f
 CINC2017_CODES = {'N': 'normal', 'A': 'afib', 'O': 'other_rhythm', '~': 'noisy'}
+_WORD = re.compile(r'[A-Za-z][A-Za-z _-]+')
+
+def _is_header(row:list[str])->bool:
+    "Whether a REFERENCE.csv row is a column header (`names,labels` as pandas writes it): two words, no label code."
+    return len(row) == 2 and row[1].strip() not in CINC2017_CODES and all(_WORD.fullmatch(f.strip()) for f in row)
 
 def cinc2017_entries(folder:Path|str)->tuple[list[dict], dict]:
     "labels.json entries for a CinC 2017 folder, and counts of what was skipped."
     folder = Path(folder)
     ref = folder/'REFERENCE.csv'
     if not ref.exists(): raise ECGDataError(ref, 'not found: a CinC 2017 folder has REFERENCE.csv')
+    rows = [(i, r) for i, r in enumerate(csv.reader(ref.read_text(encoding='utf-8-sig').splitlines()), 1) if ''.join(r).strip()]
+    if rows and _is_header(rows[0][1]): rows = rows[1:]
     entries, missing = [], 0
-    for i, row in enumerate(csv.reader(ref.read_text(encoding='utf-8-sig').splitlines()), 1):
-        if not row or not ''.join(row).strip(): continue
+    for i, row in rows:
         if len(row) != 2: raise ECGDataError(ref, f'line {i}: expected record,label, got {",".join(row)!r}')
         rec, code = row[0].strip(), row[1].strip()
         if code not in CINC2017_CODES: raise ECGDataError(ref, f'line {i}: unknown label {code!r} (expected N, A, O or ~)')

@@ -141,7 +141,8 @@ def window_labels(starts:np.ndarray,         # window start samples, at the outp
 # %% ../nbs/05_prepare.ipynb #9c70b105
 def check_out(out:Path|str,                  # the output folder about to be replaced
               inputs:Sequence[Path|str]=(),  # folders that must stay untouched
-              marker:str='report.json'       # a file that marks a folder ecgnb wrote
+              marker:str='report.json',      # a file that marks a folder ecgnb wrote
+              files:Sequence[Path|str]=()    # input files that must not lie inside the output folder
              )->Path:
     "Refuse an output folder that overlaps an input or holds data ecgnb did not write."
     out = Path(out)
@@ -149,6 +150,8 @@ def check_out(out:Path|str,                  # the output folder about to be rep
     for i in map(lambda p: Path(p).resolve(), inputs):
         if o == i or o in i.parents or i in o.parents:
             raise ECGError(f"{out}: the output folder must not be, contain or lie inside the input folder {i}")
+    for f in map(lambda p: Path(p).resolve(), files):
+        if o == f or o in f.parents: raise ECGError(f"{out}: the output folder must not hold the input file {f}")
     if out.exists() and not out.is_dir(): raise ECGError(f"{out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out/marker).exists():
         raise ECGError(f"{out}: exists, is not empty and was not written by ecgnb (no {marker}); refusing to replace it")
@@ -406,7 +409,8 @@ def prepare(input_dir:Path|str,              # folder of raw records with a labe
     if folds and folds < 2: raise ECGError(f"folds must be 0 (none) or at least 2, got {folds}")
     fractions, (si, sn) = _check_fractions(fractions), _parse_shard(shard)
     entries = sorted(read_labels(input_dir), key=lambda e: e.file)
-    check_out(out, [labels_file.parent, *{e.path.parent for e in entries}])
+    roots = {e.path.parent for e in entries} | ({input_dir} if labels_file != input_dir else set())
+    check_out(out, roots, files=[labels_file])
     clean_stale(out)
     salt = None if keep_phi else load_salt(salt_file)
     config = dict(ecgnb=ecgnb.__version__, preprocess=pre.to_dict(), lead=lead, min_quality=min_quality,

@@ -28,7 +28,7 @@ def _params(nb_path:Path)->set[str]:
 def run_report(nb_path:Path, out_dir:Path, params:dict, progress:bool=True)->dict:
     "Execute one report with papermill into `out_dir/<name>/` and render its HTML; returns its summary."
     import papermill as pm
-    from ecgnb.docs import StripNbdev
+    from ecgnb.docs import StripNbdev, kernel_config
     from nbconvert import HTMLExporter
     name = nb_path.stem
     rdir = (out_dir/name).resolve(); rdir.mkdir(parents=True, exist_ok=True)
@@ -39,7 +39,8 @@ def run_report(nb_path:Path, out_dir:Path, params:dict, progress:bool=True)->dic
     executed = rdir/f"{name}.ipynb"
     try:
         pm.execute_notebook(str(nb_path), str(executed), parameters=ps, kernel_name='python3', cwd=str(nb_path.parent),
-                            progress_bar=progress and sys.stderr.isatty(), log_output=False, request_save_on_cell_execute=False)
+                            progress_bar=progress and sys.stderr.isatty(), log_output=False, request_save_on_cell_execute=False,
+                            config=kernel_config())   # encrypted: no plain-TCP warning per report
         status = 'ok'
     except pm.PapermillExecutionError as e: status = f"failed: {e.ename}: {e.evalue}"
     secs = time.time() - t0
