@@ -279,6 +279,8 @@ def export_cli(checkpoint:str,           # checkpoint written by `ecgnb train`
                quantize:bool=False,      # also write an int8 dynamically quantised `<out>.int8.onnx` and report its accuracy change
                data:str|None=None):      # processed folder for real windows and labels (default: the training data, when present)
     "Export a checkpoint to ONNX with its signal contract."
+    from ecgnb.recipe import is_recipe_checkpoint, export_recipe
+    if is_recipe_checkpoint(checkpoint): export_recipe(checkpoint, out); return 0   # a whole-record model
     rep = export_model(checkpoint, out, data=data, quantize_int8=quantize)
     print('\n'.join(_report_lines(rep)))
     return 0

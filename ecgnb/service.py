@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from .core import ECGError, ECGDataError, decide
 from .signal import Preprocess
-from .measures import heart_rate, recording_measures
+from .measures import heart_rate, recording_measures, signal_quality
 from .export import INPUT, ort_session, read_metadata
 
 # %% auto #0
@@ -43,10 +43,12 @@ class Engine:
         try: self.sess = ort_session(path, threads)
         except Exception as e: raise ECGDataError(path, f"not a loadable ONNX model ({type(e).__name__})") from None
         self.meta = read_metadata(self.sess.get_modelmeta().custom_metadata_map)
-        if missing := [k for k in _REQUIRED if k not in self.meta]:
-            raise ECGDataError(path, f"not an ecgnb export: its metadata lacks {missing} (export it with `ecgnb export`)")
         self.path, self.quality_min = path, float(quality_min)
         self.max_seconds, self.max_file_seconds = float(max_seconds), float(max_file_seconds)
+        self.kind = 'record' if self.meta.get('kind') == 'record' else 'windows'
+        if self.kind == 'record': return self._record_init()
+        if missing := [k for k in _REQUIRED if k not in self.meta]:
+            raise ECGDataError(path, f"not an ecgnb export: its metadata lacks {missing} (export it with `ecgnb export`)")
         self.labels, self.multilabel = list(self.meta['labels']), bool(self.meta['multilabel'])
         self.thresholds = np.asarray(self.meta.get('thresholds') or [0.5]*len(self.labels), np.float32)
         self.pre = Preprocess.from_dict(self.meta['preprocess'])
@@ -60,7 +62,9 @@ class Engine:
             warm_up()  # compile or load the kernels now, not on the first request
             self._apply, self._measures = partial(apply_compiled, self.pre), recording_measures_compiled
         else: self._apply, self._measures = self.pre.apply, recording_measures
-    def __repr__(self): return (f"Engine({self.path.name}: {self.n_leads} lead(s) x {self.window} samples at {self.pre.fs:g} Hz "
+    def __repr__(self):
+        if self.kind == 'record': return f"Engine({self.path.name}: whole records at {self.rate:g} Hz -> {self.labels}, version {self.version})"
+        return (f"Engine({self.path.name}: {self.n_leads} lead(s) x {self.window} samples at {self.pre.fs:g} Hz "
                                 f"-> {self.labels}, version {self.version})")
 
 # %% ../nbs/10_service.ipynb #80feb0df
@@ -81,6 +85,32 @@ def probabilities(self:Engine, windows:np.ndarray, batch:int=32)->np.ndarray:
 def decide(self:Engine, p:np.ndarray)->list[str]:
     "Label names decided from one probability vector, by the rule of evaluation (`ecgnb.core.decide`)."
     return [self.labels[i] for i in np.flatnonzero(decide(np.asarray(p)[None], self.thresholds, self.multilabel)[0])]
+
+# %% ../nbs/10_service.ipynb #9ca897b4
+@patch
+def _record_init(self:Engine):
+    "Set up a whole-record model (`ecgnb.recipe`)."
+    from ecgnb.recipe import FEATURES
+    if self.meta.get('features') != list(FEATURES):
+        raise ECGDataError(self.path, "its record features differ from this ecgnb's (export it again with this version)")
+    self.labels, self.multilabel = list(self.meta['labels']), False
+    self.thresholds = np.ones(len(self.labels), np.float32)
+    self.rate, self.min_seconds = float(self.meta['rate']), float(self.meta.get('min_seconds', 5.0))
+    self.n_leads, self.leads, self.window, self.pre = 1, ['lead0'], None, None
+    self.version, self.input, self.compiled = str(self.meta.get('model_version', '')), 'signal', False
+
+@patch
+def infer_record(self:Engine, x:np.ndarray, fs:float)->dict:
+    "Classify a whole record (1, n) in mV with a record model: the same inputs and decision as `ecgnb evaluate`."
+    from ecgnb.recipe import FEATURES, record_input, record_features
+    s, f = record_input(x[0], fs, self.rate), record_features(x[0], fs)
+    p = self.sess.run(None, {'signal': s[None, None], 'features': f[None]})[0][0].astype(np.float64)
+    q = signal_quality(x[0], fs)
+    pr = np.round(p, 4).tolist()
+    return dict(status='ok', prediction=self.decide(p), reason=None, probabilities=dict(zip(self.labels, pr)),
+                heart_rate_bpm=_r(f[FEATURES.index('hr')], 1), quality=_r(q), quality_ok=bool(q >= self.quality_min),
+                n_windows=1, windows_used=1, duration_s=_r(x.shape[-1]/fs, 3), fs=fs,
+                windows=[dict(start_s=0.0, probabilities=pr, quality=_r(q), used=True)], labels=self.labels, model_version=self.version)
 
 # %% ../nbs/10_service.ipynb #64b65952
 class Invalid(ValueError):
@@ -132,7 +162,9 @@ def select_leads(self:Engine, x:np.ndarray, names)->np.ndarray:
 def check_length(self:Engine, n:int, fs:float, longest:float|None=None):
     "Refuse signals shorter than one window or longer than `longest` seconds (default `max_seconds`)."
     longest = longest or self.max_seconds
-    if round(n*self.pre.fs/fs) < self.window:
+    if self.kind == 'record' and n/fs < self.min_seconds:
+        raise Invalid(f"the signal lasts {n/fs:.2f} s; the model needs at least {self.min_seconds:g} s", 'signal')
+    if self.kind == 'windows' and round(n*self.pre.fs/fs) < self.window:
         raise Invalid(f"the signal lasts {n/fs:.2f} s; the model needs at least one {self.pre.window_sec:g}-s window", 'signal')
     if n/fs > longest: raise Invalid(f"the signal lasts {n/fs:.0f} s; at most {longest:g} s per request", 'signal')
 
@@ -159,6 +191,7 @@ def _r(v, nd=4): return None if v is None or not np.isfinite(v) else round(float
 @patch
 def infer(self:Engine, x:np.ndarray, fs:float)->dict:
     "Classify a checked signal (leads, n) in mV at `fs`: per-window and aggregated probabilities, heart rate, quality."
+    if self.kind == 'record': return self.infer_record(x, fs)
     y = self._apply(x, fs)
     starts, W = self.pre.starts(y.shape[-1]), self.pre.windows(y)
     P = self.probabilities(W)
@@ -199,6 +232,7 @@ def batch_windows(self:Engine, X:np.ndarray, fs:float, preprocessed:bool=False)-
 @patch
 def infer_batch(self:Engine, X:np.ndarray, fs:float, preprocessed:bool=False)->dict:
     "Probabilities and decisions for a batch of windows."
+    if self.kind == 'record': raise Invalid("this model classifies whole records: send each to /infer or /infer/file", 'windows')
     P = self.probabilities(self.batch_windows(X, fs, preprocessed))
     return dict(labels=self.labels, probabilities=P.astype(np.float32), prediction=[self.decide(p) for p in P],
                 n_windows=len(P), model_version=self.version)
@@ -568,7 +602,7 @@ def create_app(settings:Settings|None=None)->FastAPI:  # default: `Settings.from
     async def model(request:Request):
         "The model's metadata (labels, rate, window, leads, preprocessing, version, training-data hash) and the service's limits."
         eng = _engine(request)
-        return _ok(eng.meta | dict(window_sec=eng.pre.window_sec, quality_min=eng.quality_min, max_seconds=eng.max_seconds,
+        return _ok(eng.meta | dict(window_sec=eng.pre.window_sec if eng.pre else None, quality_min=eng.quality_min, max_seconds=eng.max_seconds,
                                    fs_range=list(FS_RANGE), units=list(UNITS), max_body_bytes=settings.max_body, max_batch=MAX_BATCH))
 
     @app.post('/infer', responses={200: {'model': InferResponse}} | _ERRORS, openapi_extra=_body_doc(InferRequest), tags=['inference'])
