@@ -10,7 +10,7 @@ import numpy as np
 from fastcore.script import Param
 from .core import ECGError, ECGDataError, STARTER_LABELS, atomic_dir, atomic_write, file_sha256
 from .signal import bandpass
-from .measures import detect_rpeaks, heart_rate, hrv_features, signal_quality, st_level, p_wave_presence, qrs_width
+from .measures import detect_rpeaks, heart_rate, hrv_features, signal_quality, st_level, p_wave_presence, p_wave_snr, qrs_width
 from .synth import synth_ecg, save_synth, ST_SHAPES
 
 # %% auto #0
@@ -60,7 +60,7 @@ def ectopic_beats(x:np.ndarray,  # one lead (mV)
 def waveform_features(x:np.ndarray,  # one lead (mV)
                       fs:float        # sampling rate (Hz)
                      )->dict:
-    "Heart rate, RR irregularity, P-wave presence, ST level, QRS width, ectopic beats and signal quality of one lead."
+    "Heart rate, RR irregularity, P-wave presence and SNR, ST level, QRS width, ectopic beats and signal quality of one lead."
     return _features(x, fs)[0]
 
 def _features(x, fs):
@@ -75,13 +75,14 @@ def _features(x, fs):
     hv = hrv_features(pk, fs)
     hr = heart_rate(pk, fs)
     pw = p_wave_presence(x, fs, dom) if len(dom) >= 2 else float('nan')
+    ps = p_wave_snr(x, fs, dom) if len(dom) >= 2 else float('nan')
     st = st_level(x, fs, dom, j_offset=0.04 if hr > 100 else 0.06)[1] if len(dom) >= 2 else float('nan')
     return dict(n_beats=len(pk), hr=hr, rr_cv=hv['cv'], rr_mad=hv['mad_ratio'],
-                p_wave=0.0 if math.isnan(pw) else pw, st_mv=st, qrs_s=qrs_width(x, fs, dom) if len(dom) >= 2 else float('nan'),
+                p_wave=0.0 if math.isnan(pw) else pw, p_snr=0.0 if math.isnan(ps) else ps, st_mv=st, qrs_s=qrs_width(x, fs, dom) if len(dom) >= 2 else float('nan'),
                 ectopic=len(ect), ectopic_per_10s=10*len(ect)/(len(x)/fs), pauses=eb['pauses'], sqi=signal_quality(x, fs, pk)), dom
 
 # %% ../nbs/03a_checks.ipynb #a0907b37
-THRESHOLDS = dict(rr_mad=0.08, p_wave=0.5, st_mv=0.1, hr_lo=50.0, hr_tachy=100.0, ectopic_per_10s=1.0, min_beats=4)
+THRESHOLDS = dict(rr_mad=0.08, p_wave=0.5, p_snr=5.0, st_mv=0.1, hr_lo=50.0, hr_tachy=100.0, ectopic_per_10s=1.0, min_beats=4)
 
 def _fmt(v, d=2): return 'nan' if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{d}f}"
 
@@ -91,6 +92,12 @@ def _regular(f, t):
 def _p(f, t, present=True):
     ok = (f['p_wave'] > t['p_wave']) if present else not (f['p_wave'] > t['p_wave'])   # present: in most beats
     return ok, f"P waves in {_fmt(100*f['p_wave'], 0)} % of beats"
+
+def _no_p(f, t):
+    "No distinct P waves: in at most half of the beats, or a median P wave lost in the beat-to-beat scatter."
+    few, why = _p(f, t, present=False)
+    snr = f.get('p_snr', math.inf)                                     # features without it: the fraction decides
+    return few or not snr >= t['p_snr'], f"{why}, P-wave SNR {_fmt(snr, 1)} {'>=' if snr >= t['p_snr'] else '<'} {t['p_snr']:g}"
 
 def check_regular(f:dict, t:dict=THRESHOLDS)->tuple:
     "Regular rhythm: small beat-to-beat RR changes."
@@ -113,9 +120,9 @@ def check_st_elevation(f, t=THRESHOLDS):
     return _all([(f['st_mv'] >= t['st_mv'], f"ST {_fmt(f['st_mv'])} mV{where}")])
 
 def check_afib(f, t=THRESHOLDS):
-    "AF-like: irregular RR and no P waves."
+    "AF-like: irregular RR and no distinct P waves."
     ok, why = _regular(f, t)
-    return _all([(not ok, why), _p(f, t, present=False)])
+    return _all([(not ok, why), _no_p(f, t)])
 
 def check_arrhythmia(f, t=THRESHOLDS):
     "Ectopy on an organised rhythm: at least one ectopic beat or pause per 10 s, P waves in most beats."
@@ -270,7 +277,7 @@ def check_folder(folder:Path|str, thresholds:dict=THRESHOLDS)->list[dict]:
 def format_checks(rows:list[dict])->str:
     "A plain-text table of check rows and a summary line."
     cols = [('file', 'file', 24, 's'), ('label', 'label', 13, 's'), ('status', 'result', 6, 's'), ('hr', 'HR', 5, '.0f'),
-            ('rr_mad', 'RRirr', 6, '.3f'), ('p_wave', 'P%', 4, 'pct'), ('st_mv', 'ST mV', 6, '.2f'), ('qrs_s', 'QRS ms', 6, 'ms'),
+            ('rr_mad', 'RRirr', 6, '.3f'), ('p_wave', 'P%', 4, 'pct'), ('p_snr', 'Psnr', 5, '.1f'), ('st_mv', 'ST mV', 6, '.2f'), ('qrs_s', 'QRS ms', 6, 'ms'),
             ('ectopic', 'ect', 3, 'd'), ('sqi', 'SQI', 4, '.2f')]
     w = {k: max(n, max((len(str(r.get(k, ''))) for r in rows if k in ('file', 'label')), default=0)) if k in ('file', 'label') else n
          for k, _, n, _ in cols}

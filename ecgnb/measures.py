@@ -14,9 +14,9 @@ from .signal import as_signal, check_fs, bandpass, resample, _edge_pad, _running
 
 # %% auto #0
 __all__ = ['BEAT_SYMBOLS', 'DETECTORS', 'detect_rpeaks', 'rr_intervals', 'heart_rate', 'hrv_features', 'clipped_fraction',
-           'signal_quality', 'recording_measures', 'qrs_width', 'st_level', 'p_wave_presence', 'match_beats',
-           'beat_scores', 'read_annotated', 'annotated_records', 'score_rpeaks', 'score_total', 'format_scores',
-           'score_rpeaks_cli']
+           'signal_quality', 'recording_measures', 'qrs_width', 'st_level', 'p_wave_presence', 'p_wave_snr',
+           'match_beats', 'beat_scores', 'read_annotated', 'annotated_records', 'score_rpeaks', 'score_total',
+           'format_scores', 'score_rpeaks_cli']
 
 # %% ../nbs/02a_measures.ipynb #4a717616
 def _qrs_segments(q:np.ndarray, fs:float, smooth=0.1, avg=0.75, k=1.5, minlen=0.4):
@@ -248,22 +248,13 @@ def st_level(x:np.ndarray,  # one lead, in mV
     return st.astype(np.float32), float(np.median(st))
 
 # %% ../nbs/02a_measures.ipynb #ba72d1e2
-def p_wave_presence(x:np.ndarray,  # one lead
-                    fs:float,       # sampling rate in Hz
-                    peaks:np.ndarray|None=None,  # R-peaks (detected when None)
-                    min_corr:float=0.6  # correlation with the median beat's P wave for a beat to count
-                   )->float:        # fraction of usable beats with a P wave; NaN with fewer than two beats
-    "Fraction of beats with a P wave like the median beat's (0 when the median beat has none)."
+def _p_stretch(tpl:np.ndarray, fs:float)->tuple|None:
+    "(start, end) of the median beat's P wave ±60 ms (template samples), or None when it shows no hump before the QRS."
     from scipy.signal import find_peaks
-    fs = check_fs(fs)
-    if peaks is None: peaks = detect_rpeaks(x, fs)
-    t = _template(x, fs, peaks)
-    if t is None: return float('nan')
-    beats, _, tpl = t
     on, _ = _qrs_edges(tpl, fs)
     r = int(round(_BEFORE*fs))
     lo, hi = max(0, on - int(0.3*fs)), on - int(0.03*fs)
-    if hi - lo < int(0.06*fs): return 0.0
+    if hi - lo < int(0.06*fs): return None
     seg = tpl[lo:hi] - np.median(tpl[lo:hi])
     ramp = abs(tpl[r] - np.median(tpl))
     best = None
@@ -271,14 +262,46 @@ def p_wave_presence(x:np.ndarray,  # one lead
         pk, pr = find_peaks(sgn*seg, prominence=0.04*ramp, width=int(0.03*fs))
         if len(pk) and (best is None or pr['prominences'].max() > best[1]):
             best = (lo + pk[np.argmax(pr['prominences'])], pr['prominences'].max())
-    if best is None: return 0.0
+    if best is None: return None
     c, h = best[0], int(0.06*fs)
-    a, b = max(0, c - h), min(on, c + h)
-    bw = beats[:, a:b] - beats[:, a:b].mean(1, keepdims=True)
-    tw = tpl[a:b] - tpl[a:b].mean()
+    return max(0, c - h), min(on, c + h)
+
+# %% ../nbs/02a_measures.ipynb #53e430b9
+def p_wave_presence(x:np.ndarray,  # one lead
+                    fs:float,       # sampling rate in Hz
+                    peaks:np.ndarray|None=None,  # R-peaks (detected when None)
+                    min_corr:float=0.6  # correlation with the median beat's P wave for a beat to count
+                   )->float:        # fraction of usable beats with a P wave; NaN with fewer than two beats
+    "Fraction of beats with a P wave like the median beat's (0 when the median beat has none)."
+    fs = check_fs(fs)
+    if peaks is None: peaks = detect_rpeaks(x, fs)
+    t = _template(x, fs, peaks)
+    if t is None: return float('nan')
+    beats, _, tpl = t
+    if (w := _p_stretch(tpl, fs)) is None: return 0.0
+    bw = beats[:, w[0]:w[1]] - beats[:, w[0]:w[1]].mean(1, keepdims=True)
+    tw = tpl[w[0]:w[1]] - tpl[w[0]:w[1]].mean()
     den = np.linalg.norm(bw, axis=1)*np.linalg.norm(tw)
     corr = np.where(den > 0, bw @ tw/np.where(den > 0, den, 1), 0)
     return float(np.mean(corr >= min_corr))
+
+# %% ../nbs/02a_measures.ipynb #841b9479
+def p_wave_snr(x:np.ndarray,  # one lead
+               fs:float,       # sampling rate in Hz
+               peaks:np.ndarray|None=None  # R-peaks (detected when None)
+              )->float:        # standard errors; 0 when the median beat has no P wave, NaN with fewer than two beats
+    "How far the median beat's P wave stands out of the beat-to-beat scatter of its stretch, in standard errors."
+    fs = check_fs(fs)
+    if peaks is None: peaks = detect_rpeaks(x, fs)
+    t = _template(x, fs, peaks)
+    if t is None: return float('nan')
+    beats, _, tpl = t
+    if (w := _p_stretch(tpl, fs)) is None: return 0.0
+    q = np.linalg.qr(np.stack([np.ones(w[1] - w[0]), np.arange(w[1] - w[0])], 1))[0]   # level and slope
+    flat = lambda m: m - (m @ q) @ q.T
+    bw, tw = flat(beats[:, w[0]:w[1]]), flat(tpl[w[0]:w[1]])
+    scatter = np.median(np.linalg.norm(bw - tw, axis=1))
+    return float(np.linalg.norm(tw)*np.sqrt(len(beats))/max(scatter, 1e-9))
 
 # %% ../nbs/02a_measures.ipynb #b6789dc6
 BEAT_SYMBOLS = tuple('NLRBAaJSVrFejnE/fQ?')
