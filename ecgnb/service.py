@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from .core import ECGError, ECGDataError, decide
 from .signal import Preprocess
-from .measures import heart_rate, recording_measures, signal_quality
+from .measures import heart_rate, recording_measures, signal_quality, detect_rpeaks
 from .export import INPUT, ort_session, read_metadata
 
 # %% auto #0
@@ -103,9 +103,10 @@ def _record_init(self:Engine):
 def infer_record(self:Engine, x:np.ndarray, fs:float)->dict:
     "Classify a whole record (1, n) in mV with a record model: the same inputs and decision as `ecgnb evaluate`."
     from ecgnb.recipe import FEATURES, record_input, record_features
-    s, f = record_input(x[0], fs, self.rate), record_features(x[0], fs)
+    peaks = detect_rpeaks(x[0], fs)   # once, for the features and the quality
+    s, f = record_input(x[0], fs, self.rate), record_features(x[0], fs, peaks)
     p = self.sess.run(None, {'signal': s[None, None], 'features': f[None]})[0][0].astype(np.float64)
-    q = signal_quality(x[0], fs)
+    q = signal_quality(x[0], fs, peaks)
     pr = np.round(p, 4).tolist()
     return dict(status='ok', prediction=self.decide(p), reason=None, probabilities=dict(zip(self.labels, pr)),
                 heart_rate_bpm=_r(f[FEATURES.index('hr')], 1), quality=_r(q), quality_ok=bool(q >= self.quality_min),

@@ -1,0 +1,101 @@
+#!/usr/bin/env python
+"""Load benchmark of a whole-record model (`ecgnb train --recipe`, `ecgnb export`) behind `ecgnb serve`, beside the
+peer a user would write: FastAPI + neurokit2 (`ecg_process`: cleaning, R-peaks, rate, quality) + onnxruntime.
+
+    .venv/bin/python bench/record_bench.py --model models/recipe.onnx [--workers 2] [--seconds 10]
+
+Needs `wrk` (Debian: apt-get install wrk). The request is one real 30-s CinC 2017 record at 300 Hz (JSON, mV).
+The peer runs the same ONNX file once per request on its own 150-Hz resampling of the signal with the record
+features left missing (neurokit2 does not compute them): its answers are not the recipe's, the comparison is of
+cost. Writes bench/results/record-<time>.json. Numbers depend on what else runs on the machine: say so with them.
+"""
+from __future__ import annotations
+import argparse, json, os, sys, time, tempfile
+from pathlib import Path
+import numpy as np, orjson
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from service_bench import BIN, HERE, free_port, start, stop, wrk
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+def peer_app():
+    "What a user would write: neurokit2 for the signal, onnxruntime for the model, FastAPI around them."
+    import neurokit2 as nk, onnxruntime as ort
+    from scipy.signal import resample_poly
+    so = ort.SessionOptions(); so.intra_op_num_threads = 1
+    sess = ort.InferenceSession(os.environ['ECGNB_MODEL'], so, providers=['CPUExecutionProvider'])
+    meta = sess.get_modelmeta().custom_metadata_map
+    labels, n_feat = json.loads(meta['labels']), len(json.loads(meta['features']))
+    app = FastAPI()
+    @app.post('/infer')
+    async def infer(request:Request):
+        d = orjson.loads(await request.body())
+        x, fs = np.asarray(d['signal'], np.float64), float(d['fs'])
+        sig, info = nk.ecg_process(x, sampling_rate=int(fs))
+        clean = resample_poly(sig['ECG_Clean'].to_numpy(), 1, 2)
+        s = ((clean - np.median(clean))/(clean.std() + 1e-6)).astype(np.float32)
+        p = sess.run(None, {'signal': s[None, None], 'features': np.full((1, n_feat), np.nan, np.float32)})[0][0]
+        out = dict(prediction=labels[int(p.argmax())], probabilities=dict(zip(labels, np.round(p, 4).tolist())),
+                   heart_rate_bpm=float(np.nanmean(sig['ECG_Rate'])), quality=float(np.nanmean(sig['ECG_Quality'])))
+        return Response(orjson.dumps(out), media_type='application/json')
+    return app
+
+def record_30s()->tuple[np.ndarray, float, str]:
+    "The first 30-s CinC 2017 record of the shared samples."
+    from ecgnb.core import samples_dir
+    from ecgnb.loaders import read_record
+    for d in ('cinc2017-dev', 'cinc2017'):
+        if (f := samples_dir(d)):
+            for h in sorted(f.glob('*.hea')):
+                r = read_record(h)
+                if abs(r.duration - 30) < 0.1: return r.signal[0], r.fs, h.stem
+    raise SystemExit('no CinC 2017 samples found (../shared/data/cinc2017-dev)')
+
+def stages(model:str, x:np.ndarray, fs:float, n:int=100)->dict:
+    "Microseconds per stage of one record request in this process."
+    from ecgnb.service import Engine
+    from ecgnb.recipe import record_input, record_features
+    import neurokit2 as nk
+    eng = Engine(model)
+    body = orjson.dumps({'signal': np.round(x.astype(float), 4).tolist(), 'fs': fs})
+    xx, f = eng.parse(body)
+    s, feats = record_input(xx[0], f), record_features(xx[0], f)
+    jobs = {'parse+validate': lambda: eng.parse(body), 'record_input (CNN view)': lambda: record_input(xx[0], f),
+            'record_features': lambda: record_features(xx[0], f),
+            'onnxruntime (CNN + trees)': lambda: eng.sess.run(None, {'signal': s[None, None], 'features': feats[None]}),
+            'Engine.infer (all but parse)': lambda: eng.infer(xx, f),
+            'peer: neurokit2 ecg_process': lambda: nk.ecg_process(xx[0].astype(np.float64), sampling_rate=int(f))}
+    out = {}
+    for k, fn in jobs.items():
+        fn(); t = time.perf_counter()
+        for _ in range(n): fn()
+        out[k] = round((time.perf_counter() - t)/n*1e6)
+    return out
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--model', required=True); ap.add_argument('--workers', type=int, default=2)
+    ap.add_argument('--seconds', type=int, default=10); ap.add_argument('--conns', type=int, default=16)
+    a = ap.parse_args()
+    model = str(Path(a.model).resolve())
+    x, fs, name = record_30s()
+    tmp = Path(tempfile.mkdtemp())
+    body = tmp/'body.json'; body.write_bytes(orjson.dumps({'signal': np.round(x.astype(float), 4).tolist(), 'fs': fs}))
+    res = dict(model=model, workers=a.workers, conns=a.conns, cpus=os.cpu_count(), load_before=os.getloadavg(),
+               request=f"CinC 2017 record {name}: {len(x)} samples at {fs:g} Hz ({len(x)/fs:g} s), {body.stat().st_size} bytes of JSON",
+               time=time.strftime('%Y-%m-%dT%H:%M:%S'), stages_us=stages(model, x, fs))
+    env = {'ECGNB_MODEL': model, 'OMP_NUM_THREADS': '1', 'OPENBLAS_NUM_THREADS': '1'}
+    for key, cmd in (('ecgnb_serve', [str(BIN/'ecgnb'), 'serve', '--model', model, '--port', '{port}', '--workers', str(a.workers)]),
+                     ('peer_fastapi_neurokit2_ort', [str(BIN/'python'), '-m', 'uvicorn', 'record_bench:peer_app', '--factory', '--port', '{port}',
+                                                     '--workers', str(a.workers), '--no-access-log', '--log-level', 'warning'])):
+        port = free_port(); url = f'http://127.0.0.1:{port}'
+        p = start([c.replace('{port}', str(port)) for c in cmd], env, url)
+        try: res[key] = wrk(url + '/infer', body, a.seconds, a.conns)
+        finally: stop(p)
+    res['load_after'] = os.getloadavg()
+    out = HERE/'results'/f"record-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(exist_ok=True); out.write_text(json.dumps(res, indent=1))
+    print(json.dumps(res, indent=1)); print('written', out)
+
+if __name__ == '__main__': main()
