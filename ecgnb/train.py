@@ -333,7 +333,10 @@ def train_cli(data:str='data/processed',      # processed folder (from `ecgnb pr
     if threads > 0: torch.set_num_threads(threads)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group('nccl' if cfg.device.startswith('cuda') else 'gloo')
-    try: return _train(cfg, rank, world)
+    try:
+        rc = _train(cfg, rank, world)
+        if world > 1: dist.barrier()   # rank 0 scores the test split after training: all ranks leave together, so
+        return rc                      # no rank tears gloo down while another still uses it (an abort under load)
     finally:
         if world > 1 and dist.is_initialized(): dist.destroy_process_group()
 
