@@ -14,7 +14,7 @@ import argparse, json, os, sys, time, tempfile
 from pathlib import Path
 import numpy as np, orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from service_bench import BIN, HERE, free_port, start, stop, wrk
+from service_bench import BIN, free_port, save_result, start, stop, wrk
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -93,9 +93,6 @@ def main():
         p = start([c.replace('{port}', str(port)) for c in cmd], env, url)
         try: res[key] = wrk(url + '/infer', body, a.seconds, a.conns)
         finally: stop(p)
-    res['load_after'] = os.getloadavg()
-    out = HERE/'results'/f"record-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.parent.mkdir(exist_ok=True); out.write_text(json.dumps(res, indent=1))
-    print(json.dumps(res, indent=1)); print('written', out)
+    save_result(res, 'record')
 
 if __name__ == '__main__': main()

@@ -63,6 +63,14 @@ def rss_mb(pid:int)->float:
         except (OSError, AttributeError): pass
     return total/1024
 
+def save_result(res:dict, prefix:str)->Path:
+    "Add the load after the run, write bench/results/<prefix>-<time>.json and print it."
+    res['load_after'] = os.getloadavg()
+    out = HERE/'results'/f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(exist_ok=True); out.write_text(json.dumps(res, indent=1))
+    print(json.dumps(res, indent=1)); print('written', out)
+    return out
+
 def wrk(url:str, body_file:Path, seconds:int, conns:int=16, threads:int=2)->dict:
     lua = body_file.with_suffix('.lua')
     lua.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
@@ -168,9 +176,6 @@ def main():
             finally: stop_ev.set(); th.join()
             res['soak'] = soak | dict(seconds=a.soak, rss_mb=samples)
     finally: stop(p)
-    res['load_after'] = os.getloadavg()
-    out = HERE/'results'/f"service-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.parent.mkdir(exist_ok=True); out.write_text(json.dumps(res, indent=1))
-    print(json.dumps(res, indent=1)); print('written', out)
+    save_result(res, 'service')
 
 if __name__ == '__main__': main()

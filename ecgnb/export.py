@@ -129,7 +129,7 @@ def save_onnx(proto, path:Path|str)->Path:
     return Path(path)
 
 # %% ../nbs/09_export.ipynb #92e171d6
-def ort_session(path:Path|str, threads:int=1):
+def ort_session(path:Path|str|bytes, threads:int=1):  # an ONNX file, or a serialised model
     "An onnxruntime CPU session with `threads` intra-op threads and full graph optimisation."
     import onnxruntime as ort
     so = ort.SessionOptions()
@@ -137,7 +137,7 @@ def ort_session(path:Path|str, threads:int=1):
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3
-    return ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
+    return ort.InferenceSession(path if isinstance(path, bytes) else str(path), so, providers=['CPUExecutionProvider'])
 
 def parity(model,                 # the torch model, eval mode
            sess,                  # an onnxruntime session of its export

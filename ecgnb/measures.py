@@ -14,9 +14,9 @@ from .signal import as_signal, check_fs, bandpass, resample, _edge_pad, _running
 
 # %% auto #0
 __all__ = ['BEAT_SYMBOLS', 'DETECTORS', 'detect_rpeaks', 'rr_intervals', 'heart_rate', 'hrv_features', 'clipped_fraction',
-           'signal_quality', 'recording_measures', 'qrs_width', 'st_level', 'p_wave_presence', 'p_wave_snr',
-           'match_beats', 'beat_scores', 'read_annotated', 'annotated_records', 'score_rpeaks', 'score_total',
-           'format_scores', 'score_rpeaks_cli']
+           'signal_quality', 'recording_measures', 'qrs_width', 'st_level', 'corr_rows', 'p_wave_presence',
+           'p_wave_snr', 'match_beats', 'beat_scores', 'read_annotated', 'annotated_records', 'score_rpeaks',
+           'score_total', 'format_scores', 'score_rpeaks_cli']
 
 # %% ../nbs/02a_measures.ipynb #4a717616
 def _qrs_segments(q:np.ndarray, fs:float, smooth=0.1, avg=0.75, k=1.5, minlen=0.4):
@@ -266,6 +266,23 @@ def _p_stretch(tpl:np.ndarray, fs:float)->tuple|None:
     c, h = best[0], int(0.06*fs)
     return max(0, c - h), min(on, c + h)
 
+def _p_beats(x:np.ndarray, fs:float, peaks:np.ndarray|None):
+    "(beats, median beat, P stretch) of a lead; NaN with fewer than two beats, 0.0 when the median beat has no P wave."
+    fs = check_fs(fs)
+    t = _template(x, fs, detect_rpeaks(x, fs) if peaks is None else peaks)
+    if t is None: return float('nan')
+    beats, _, tpl = t
+    w = _p_stretch(tpl, fs)
+    return 0.0 if w is None else (beats, tpl, w)
+
+def corr_rows(B:np.ndarray,  # rows to compare, (k, n)
+              t:np.ndarray   # the reference, (n,)
+             )->np.ndarray:  # (k,) Pearson correlations; 0 for a flat row or reference
+    "Correlation of each row of `B` with `t`."
+    B = B - B.mean(1, keepdims=True); t = t - t.mean()
+    den = np.linalg.norm(B, axis=1)*np.linalg.norm(t)
+    return np.where(den > 0, B @ t/np.where(den > 0, den, 1), 0)
+
 # %% ../nbs/02a_measures.ipynb #53e430b9
 def p_wave_presence(x:np.ndarray,  # one lead
                     fs:float,       # sampling rate in Hz
@@ -273,17 +290,10 @@ def p_wave_presence(x:np.ndarray,  # one lead
                     min_corr:float=0.6  # correlation with the median beat's P wave for a beat to count
                    )->float:        # fraction of usable beats with a P wave; NaN with fewer than two beats
     "Fraction of beats with a P wave like the median beat's (0 when the median beat has none)."
-    fs = check_fs(fs)
-    if peaks is None: peaks = detect_rpeaks(x, fs)
-    t = _template(x, fs, peaks)
-    if t is None: return float('nan')
-    beats, _, tpl = t
-    if (w := _p_stretch(tpl, fs)) is None: return 0.0
-    bw = beats[:, w[0]:w[1]] - beats[:, w[0]:w[1]].mean(1, keepdims=True)
-    tw = tpl[w[0]:w[1]] - tpl[w[0]:w[1]].mean()
-    den = np.linalg.norm(bw, axis=1)*np.linalg.norm(tw)
-    corr = np.where(den > 0, bw @ tw/np.where(den > 0, den, 1), 0)
-    return float(np.mean(corr >= min_corr))
+    t = _p_beats(x, fs, peaks)
+    if not isinstance(t, tuple): return t
+    beats, tpl, (a, b) = t
+    return float(np.mean(corr_rows(beats[:, a:b], tpl[a:b]) >= min_corr))
 
 # %% ../nbs/02a_measures.ipynb #841b9479
 def p_wave_snr(x:np.ndarray,  # one lead
@@ -291,12 +301,9 @@ def p_wave_snr(x:np.ndarray,  # one lead
                peaks:np.ndarray|None=None  # R-peaks (detected when None)
               )->float:        # standard errors; 0 when the median beat has no P wave, NaN with fewer than two beats
     "How far the median beat's P wave stands out of the beat-to-beat scatter of its stretch, in standard errors."
-    fs = check_fs(fs)
-    if peaks is None: peaks = detect_rpeaks(x, fs)
-    t = _template(x, fs, peaks)
-    if t is None: return float('nan')
-    beats, _, tpl = t
-    if (w := _p_stretch(tpl, fs)) is None: return 0.0
+    t = _p_beats(x, fs, peaks)
+    if not isinstance(t, tuple): return t
+    beats, tpl, w = t
     q = np.linalg.qr(np.stack([np.ones(w[1] - w[0]), np.arange(w[1] - w[0])], 1))[0]   # level and slope
     flat = lambda m: m - (m @ q) @ q.T
     bw, tw = flat(beats[:, w[0]:w[1]]), flat(tpl[w[0]:w[1]])
