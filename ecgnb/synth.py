@@ -13,9 +13,9 @@ from .core import ECGError, STARTER_LABELS, atomic_dir, atomic_write
 
 # %% auto #0
 __all__ = ['CLASS_PARAMS', 'LEADS_12', 'LEAD_VECTORS', 'ST_TERRITORIES', 'ST_SHAPES', 'AF_DIR', 'NOISE_PRESETS', 'SYNTH_VERSION',
-           'Patient', 'make_patient', 'sinus_beats', 'af_beats', 'f_waves', 'baseline_wander', 'powerline', 'emg_noise',
-           'electrode_motion', 'noise_for_snr', 'make_noise', 'SynthECG', 'synth_ecg', 'ecg_paper_plot', 'save_synth',
-           'generate_dataset']
+           'Patient', 'make_patient', 'sinus_beats', 'rr_irregularity', 'af_beats', 'f_waves', 'baseline_wander',
+           'powerline', 'emg_noise', 'electrode_motion', 'noise_for_snr', 'make_noise', 'SynthECG', 'synth_ecg',
+           'ecg_paper_plot', 'save_synth', 'generate_dataset']
 
 # %% ../nbs/03_synth.ipynb #d5d66620
 CLASS_PARAMS = {  # per-record rhythm parameters; (lo, hi) ranges are sampled uniformly
@@ -25,7 +25,7 @@ CLASS_PARAMS = {  # per-record rhythm parameters; (lo, hi) ranges are sampled un
     'arrhythmia':   dict(hr=(60, 90),   rsa=(1.0, 3.0), mayer=(1.0, 3.0), st_mv=(0.0, 0.0),
                          pattern=('bigeminy', 'trigeminy', 'isolated', 'mixed'), coupling_pvc=(0.5, 0.7),
                          coupling_pac=(0.55, 0.75), p_pause=0.3),
-    'afib':         dict(hr=(70, 130),  rr_cv=(0.18, 0.32), rr_min=0.3, f_hz=(4.0, 9.0), f_mv=(0.03, 0.1), st_mv=(0.0, 0.0)),
+    'afib':         dict(hr=(70, 130),  rr_cv=(0.18, 0.32), rr_min=0.3, rr_irr=0.12, f_hz=(4.0, 9.0), f_mv=(0.03, 0.1), st_mv=(0.0, 0.0)),
     'tachycardia':  dict(hr=(110, 160), rsa=(0.3, 1.5), mayer=(0.3, 1.5), st_mv=(0.0, 0.0)),
 }
 
@@ -101,18 +101,33 @@ def sinus_beats(duration:float,   # seconds of signal
     k = np.arange(np.ceil(phase[0]), np.floor(phase[-1]) + 1)
     return np.interp(k, phase, t)
 
+def rr_irregularity(t:np.ndarray)->float:  # beat times (s); NaN with fewer than 4 beats
+    "Median absolute change of successive RR intervals over the median RR (the AF check's RR irregularity)."
+    rr = np.diff(t); d = np.diff(rr)
+    return float(np.median(np.abs(d))/np.median(rr)) if len(d) >= 2 else math.nan
+
+def _irregular(t, lo):
+    "RR irregularity of beat times `t` at least `lo`, also without the first or last beat (too few beats: True)."
+    return all(not rr_irregularity(s) < lo for s in (t, t[1:], t[:-1], t[1:-1]))
+
 def af_beats(duration:float, fs:float, hr:float, rng:np.random.Generator,
              cv:float=0.2,        # coefficient of variation of RR
              rr_min:float=0.3,    # refractory minimum RR (s)
-             pad:float=2.0)->np.ndarray:
+             pad:float=2.0,       # seconds simulated before and after the record
+             min_irr:float=0.0,   # redraw until the beats inside the record are at least this irregular
+             tries:int=100        # at most this many draws (the last one is kept)
+            )->np.ndarray:        # R times in s (may be negative or beyond `duration`)
     "Irregularly irregular beat times: independent RR = minimum + gamma, with mean 60/hr and the given CV."
     mean, sd = 60/hr, cv*60/hr
     extra = max(mean - rr_min, 0.05)
     shape = (extra/sd)**2; scale = sd**2/extra
     n = int((duration + 2*pad)/rr_min) + 2
-    rr = rr_min + rng.gamma(shape, scale, n)
-    t = -pad + rng.uniform(0, mean) + np.concatenate([[0], np.cumsum(rr)])
-    return t[t < duration + pad]
+    for _ in range(tries):
+        rr = rr_min + rng.gamma(shape, scale, n)
+        t = -pad + rng.uniform(0, mean) + np.concatenate([[0], np.cumsum(rr)])
+        t = t[t < duration + pad]
+        if _irregular(t[(t >= 0) & (t < duration)], min_irr): break
+    return t
 
 # %% ../nbs/03_synth.ipynb #61af98db
 def _render(centers, sl, sr, amps, lead_vecs, n, fs, shape=None):
@@ -319,7 +334,7 @@ def _rhythm(label, duration, fs, rng, pt:Patient, cp:dict):
     hr = float(rng.uniform(*cp['hr']))
     if label == 'afib':
         cv = float(rng.uniform(*cp['rr_cv']))
-        tb = af_beats(duration, fs, hr, rng, cv=cv, rr_min=cp['rr_min'])
+        tb = af_beats(duration, fs, hr, rng, cv=cv, rr_min=cp['rr_min'], min_irr=cp['rr_irr'])
         return tb, np.array(['N']*len(tb)), dict(hr=hr, rr_cv=cv), []
     f_resp = float(rng.uniform(0.2, 0.3))
     rsa, may = float(rng.uniform(*cp['rsa'])), float(rng.uniform(*cp['mayer']))
@@ -454,7 +469,7 @@ def ecg_paper_plot(ax,                    # matplotlib axis to draw on
     return ax
 
 # %% ../nbs/03_synth.ipynb #5c868665
-SYNTH_VERSION = '1.0'  # bumped whenever the generator's output for given arguments changes
+SYNTH_VERSION = '1.1'  # bumped whenever the generator's output for given arguments changes
 
 def _jsonable(o):
     if isinstance(o, np.ndarray): return o.tolist()
