@@ -278,30 +278,35 @@ def _pct(a, p):
     d = np.float64(a[hi]) - np.float64(a[lo])
     return a[hi] - d*(1 - t) if t >= 0.5 else a[lo] + d*t
 
+@_jit
+def _pct_of(a, p):
+    "np.percentile(a, p) (linear) of an unsorted array, which it reorders: two partial sorts instead of a full one."
+    m = a.shape[0]
+    v = p/100.0*(m - 1)
+    lo = int(np.floor(v)); t = v - lo
+    b = np.partition(a, lo); a_lo = b[lo]
+    a_hi = b[lo+1:].min() if lo + 1 < m else a_lo
+    d = np.float64(a_hi) - np.float64(a_lo)
+    return a_hi - d*(1 - t) if t >= 0.5 else a_lo + d*t
+
 # %% ../nbs/02b_compiled.ipynb #c8010b34
 @_jit
-def detect32(x, fs, k, sos, zi, mindelay):
-    "The compiled twin of measures.detect_rpeaks after its checks: x float32 (n,), k the block size."
-    n = x.shape[0]
-    nb = n//k
+def _candidates32(x, fs, k, sos, zi):
+    "Block means of `x`, and the QRS candidates on them: (xb, band-peak samples in xb (may fall outside it), steepest slopes)."
+    n = x.shape[0]; nb = n//k
     xb = np.empty(nb, np.float32)
     for i in range(nb):
         s = np.float32(0.0)
         for j in range(k): s = np.float32(s + x[i*k + j])
         xb[i] = np.float32(np.float64(s)/k)  # numpy divides a float32 sum by an integer count in float64
     fq = fs/k
-    padf = min(nb - 1, int(3*fq/8.0))
-    q = filtfilt32(xb, sos, zi, padf)
-    # polarity on every 4th sample
-    sub = np.sort(q[::4])
-    lo, hi = _pct(sub, 0.5), _pct(sub, 99.5)
-    pol = np.float32(1.0) if hi >= -lo else np.float32(-1.0)
-    pad = int(fq)
-    L = nb + 2*pad
+    q = filtfilt32(xb, sos, zi, min(nb - 1, int(3*fq/8.0)))
+    sub = q[::4].copy()  # polarity on every 4th sample
+    pol = np.float32(1.0) if _pct_of(sub, 99.5) >= -_pct_of(sub, 0.5) else np.float32(-1.0)
+    pad = int(fq); L = nb + 2*pad
     qp = np.zeros(L, np.float32)
     for i in range(nb): qp[pad + i] = pol*q[i]
-    # QRS segments: smoothed |slope| above 1.5 x its running mean
-    g = _gradient_abs32(qp)
+    g = _gradient_abs32(qp)  # QRS segments: smoothed |slope| above 1.5 x its running mean
     sg = uniform32(g, max(1, int(round(0.1*fq))))
     av = uniform32(sg, max(1, int(round(0.75*fq))))
     beg = np.empty(L, np.int64); end = np.empty(L, np.int64); nbeg = 0; nend = 0
@@ -311,68 +316,116 @@ def detect32(x, fs, k, sos, zi, mindelay):
         if on and not prev: beg[nbeg] = i; nbeg += 1
         elif prev and not on: end[nend] = i; nend += 1
         prev = on
-    empty = np.zeros(0, np.int64)
-    if nbeg == 0: return empty
     j0 = 0
-    while j0 < nend and end[j0] <= beg[0]: j0 += 1
+    while nbeg and j0 < nend and end[j0] <= beg[0]: j0 += 1
     m = min(nbeg, nend - j0)
-    if m == 0: return empty
     tot = 0.0
     for i in range(m): tot += end[j0 + i] - beg[i]
-    mean = tot/m
     pk = np.empty(m, np.int64); st = np.empty(m, np.float32); c = 0
     for i in range(m):
         b, e = beg[i], end[j0 + i]
-        if e - b >= 0.4*mean:
+        if e - b >= 0.4*(tot/m):
             a = b; best = qp[b]; s = g[b]
             for t in range(b + 1, e):
                 if qp[t] > best: best = qp[t]; a = t
                 if g[t] > s: s = g[t]
-            pk[c] = a; st[c] = s; c += 1
-    # refractory period
-    gap = int(round(mindelay*fq))
-    keep = np.empty(c, np.int64); nk = 0; last = -10**12
-    for i in range(c):
-        if pk[i] - last > gap: keep[nk] = i; nk += 1; last = pk[i]
-    pk2 = np.empty(nk, np.int64); st2 = np.empty(nk, np.float32)
-    for i in range(nk): pk2[i] = pk[keep[i]]; st2[i] = st[keep[i]]
-    # drop weak beats that come early
-    ok = np.ones(nk, np.bool_)
-    if nk >= 4:
-        ref = _running_median_1d(st2, 17)
-        rr = np.empty(nk - 1)
-        for i in range(nk - 1): rr[i] = np.float64(pk2[i+1] - pk2[i])
-        mrr = _running_median_1d(rr, 17)
-        for i in range(nk):
-            left = rr[i-1]/mrr[i-1] if i > 0 else np.inf
-            right = rr[i]/mrr[i] if i < nk - 1 else np.inf
-            if st2[i] < np.float32(0.4)*ref[i] and min(left, right) < 0.7: ok[i] = False
-    p = np.empty(nk, np.int64); np_ = 0
-    for i in range(nk):
-        if ok[i]:
-            v = (pk2[i] - pad)*k
-            if v >= 0 and v < n: p[np_] = v; np_ += 1
-    if np_ == 0: return empty
-    p = p[:np_]
-    # to the apex
-    w = max(1, int(0.05*fs))
-    W = 2*w + 1
-    win = np.empty((np_, W), np.float32)
-    for i in range(np_):
+            pk[c] = a - pad; st[c] = s; c += 1
+    return xb, pk[:c], st[:c]
+
+# %% ../nbs/02b_compiled.ipynb #756c7408
+@_jit
+def _stronger32(pk, st, gap):
+    "measures._stronger_of_close: indices kept."
+    out = np.empty(pk.shape[0], np.int64); m = 0
+    for i in range(pk.shape[0]):
+        if m and pk[i] - pk[out[m-1]] <= gap:
+            if st[i] > st[out[m-1]]: out[m-1] = i
+        else: out[m] = i; m += 1
+    return out[:m]
+
+@_jit
+def _height32(y, p, fs):
+    "measures._height with its default spans."
+    w, c = max(1, int(0.06*fs)), max(1, int(0.15*fs)); n = y.shape[0]
+    out = np.empty(p.shape[0], np.float32); buf = np.empty(2*c + 1, np.float32)
+    for i in range(p.shape[0]):
+        for j in range(2*c + 1): buf[j] = y[min(max(p[i] - c + j, 0), n - 1)]
+        win = buf.copy(); _isort(win); med = win[c]
+        h = np.float32(0.0)
+        for j in range(c - w, c + w + 1): h = max(h, abs(np.float32(buf[j] - med)))
+        out[i] = h
+    return out
+
+@_jit
+def _reference32(v, nb, rank):
+    "measures._reference, in float64."
+    n = v.shape[0]; size = 2*nb + 1; out = np.empty(n)
+    if n < size:
+        buf = v.astype(np.float64); _isort(buf)
+        out[:] = buf[rank*(n - 1)//(size - 1)] if n else 0.0
+        return out
+    q = np.empty(n - size + 1); buf = np.empty(size)
+    for s in range(n - size + 1):
+        for j in range(size): buf[j] = v[s + j]
+        _isort(buf); q[s] = buf[rank]
+    for i in range(n): out[i] = q[min(max(i - nb, 0), n - size)]
+    return out
+
+@_jit
+def _gap_ratio32(p, conf):
+    "measures._gap_ratio with nb=8."
+    cp = p[conf]; L = cp.shape[0]; out = np.full(p.shape[0], np.inf)
+    if L < 3: return out
+    rr = np.empty(L - 1)
+    for i in range(L - 1): rr[i] = np.float64(cp[i+1] - cp[i])
+    mrr = _running_median_1d(rr, 17)
+    for t in range(p.shape[0]):
+        i = np.searchsorted(cp, p[t]); nxt = i + 1 if conf[t] else i; prv = i - 1
+        nc, pc = cp[min(nxt, L - 1)], cp[max(prv, 0)]
+        span = nc - pc if (prv >= 0 and nxt < L) else 2*(p[t] - pc if prv >= 0 else nc - p[t])
+        out[t] = span/mrr[min(max(prv, 0), L - 2)]
+    return out
+
+# %% ../nbs/02b_compiled.ipynb #e150d445
+@_jit
+def _apex32(x, fs, p):
+    "measures._to_apex."
+    n = x.shape[0]; m = p.shape[0]
+    w = max(1, int(0.05*fs)); W = 2*w + 1
+    win = np.empty((m, W), np.float32)
+    for i in range(m):
         for j in range(W): win[i, j] = x[min(max(p[i] - w + j, 0), n - 1)]
         buf = win[i].copy(); _isort(buf); med = buf[w]
         for j in range(W): win[i, j] = np.float32(win[i, j] - med)
     sgn = np.float32(1.0) if np.median(win[:, w]) >= 0 else np.float32(-1.0)
-    out = np.empty(np_, np.int64)
-    for i in range(np_):
-        first = 0; lastj = 0; best = sgn*win[i, 0]
+    out = np.empty(m, np.int64)
+    for i in range(m):
+        first = 0; best = sgn*win[i, 0]
         for j in range(1, W):
             if sgn*win[i, j] > best: best = sgn*win[i, j]; first = j
-        best = sgn*win[i, W-1]; lastj = W - 1
+        lastj = W - 1; best = sgn*win[i, W-1]
         for j in range(W - 2, -1, -1):
             if sgn*win[i, j] > best: best = sgn*win[i, j]; lastj = j
-        out[i] = p[i] - w + (first + lastj)//2
+        out[i] = min(max(p[i] - w + (first + lastj)//2, 0), n - 1)
     return np.unique(out)
+
+@_jit
+def detect32(x, fs, k, sos, zi, mindelay):
+    "The compiled twin of measures.detect_rpeaks after its checks: x float32 (n,), k the block size."
+    xb, pk, st = _candidates32(x, fs, k, sos, zi)
+    fq = fs/k
+    keep = _stronger32(pk, st, int(round(mindelay*fq)))
+    keep = keep[(pk[keep] >= 0) & (pk[keep] < xb.shape[0])]
+    if keep.shape[0] == 0: return np.zeros(0, np.int64)
+    pk, st = pk[keep], st[keep]
+    sref = _reference32(st, 8, 12)
+    conf = np.empty(pk.shape[0], np.bool_)
+    for i in range(pk.shape[0]): conf[i] = np.float64(st[i]) >= 0.3*sref[i]
+    h = _height32(xb, pk, fq); href = _reference32(h, 8, 12); gr = _gap_ratio32(pk, conf)
+    beat = np.empty(pk.shape[0], np.bool_)
+    for i in range(pk.shape[0]):
+        beat[i] = conf[i] or h[i] >= 0.6*href[i] or (h[i] >= 0.4*href[i] and gr[i] >= 1.3)
+    return _apex32(x, fs, pk[beat]*k)
 
 # %% ../nbs/02b_compiled.ipynb #fa3b3ed2
 @_jit
@@ -515,7 +568,7 @@ def _wave(n, fs, seed=0):
 # %% ../nbs/02b_compiled.ipynb #5a0e4f48
 def detect_rpeaks_compiled(x:np.ndarray,  # one lead, shape (n,) (a (1, n) array is accepted)
                            fs:float,       # sampling rate in Hz
-                           mindelay:float=0.3,  # shortest RR interval kept, in seconds
+                           mindelay:float=0.25,  # refractory period: of two candidates closer than this (s), the stronger stays
                            name=None       # file or record name for error messages
                           )->np.ndarray:   # sorted sample indices of R-peaks (int64), equal to `detect_rpeaks`
     "`measures.detect_rpeaks` through the compiled kernel."
@@ -568,7 +621,7 @@ def recording_measures_compiled(x:np.ndarray,     # one lead, finite, shape (n,)
                                )->tuple:           # (R-peaks of `x`, quality of each window)
     "R-peaks of a recording and the quality of each of its windows in one compiled call: `detect_rpeaks(x, fs)`, then `signal_quality` of each window with the peaks inside it."
     fs = check_fs(fs); x = np.ascontiguousarray(_one_lead(x))
-    return _measures32(x, fs, *_detect_plan(fs), *_band(fs, *_QUALITY_BAND), np.asarray(starts, np.int64), int(span), 0.3)
+    return _measures32(x, fs, *_detect_plan(fs), *_band(fs, *_QUALITY_BAND), np.asarray(starts, np.int64), int(span), 0.25)
 
 def warm_up():
     "Compile (or load from the cache) every kernel, so that the first real call is fast."

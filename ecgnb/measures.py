@@ -15,8 +15,8 @@ from .signal import as_signal, check_fs, bandpass, resample, _edge_pad, _running
 # %% auto #0
 __all__ = ['BEAT_SYMBOLS', 'DETECTORS', 'detect_rpeaks', 'rr_intervals', 'heart_rate', 'hrv_features', 'clipped_fraction',
            'signal_quality', 'recording_measures', 'qrs_width', 'st_level', 'corr_rows', 'p_wave_presence',
-           'p_wave_snr', 'match_beats', 'beat_scores', 'read_annotated', 'annotated_records', 'score_rpeaks',
-           'score_total', 'format_scores', 'score_rpeaks_cli']
+           'p_wave_snr', 'match_beats', 'beat_scores', 'read_annotated', 'annotated_records', 'vf_spans',
+           'score_rpeaks', 'score_total', 'format_scores', 'score_rpeaks_cli', 'drop_beats', 'write_annotated']
 
 # %% ../nbs/02a_measures.ipynb #4a717616
 def _qrs_segments(q:np.ndarray, fs:float, smooth=0.1, avg=0.75, k=1.5, minlen=0.4):
@@ -32,22 +32,54 @@ def _qrs_segments(q:np.ndarray, fs:float, smooth=0.1, avg=0.75, k=1.5, minlen=0.
     keep = (end - beg) >= minlen*(end - beg).mean() if m else []
     return beg[keep], end[keep]
 
-def _refractory(p:np.ndarray, gap:int)->np.ndarray:
-    "Indices of the peaks kept when each must come more than `gap` samples after the previous kept one."
-    out, last = [], -10**12
+# %% ../nbs/02a_measures.ipynb #5dd6d48c
+def _stronger_of_close(p:np.ndarray,        # candidate samples, sorted
+                       strength:np.ndarray, # their strengths
+                       gap:int              # the refractory period, in samples
+                      )->np.ndarray:        # indices of the candidates kept
+    "Of two candidates closer than `gap` samples only the stronger stays (the first on a tie)."
+    out = []
     for i, v in enumerate(p.tolist()):
-        if v - last > gap: out.append(i); last = v
+        if out and v - p[out[-1]] <= gap:
+            if strength[i] > strength[out[-1]]: out[-1] = i
+        else: out.append(i)
     return np.array(out, dtype=np.int64)
 
-def _drop_weak_early(p:np.ndarray, strength:np.ndarray, weak:float=0.4, early:float=0.7, nb:int=8)->np.ndarray:
-    "Mask of peaks to keep: drop those weaker than `weak` x the running median strength AND closer than `early` x the running median RR to a neighbour."
-    if len(p) < 4: return np.ones(len(p), bool)
-    ref = _running_median(strength[None], 2*nb + 1)[0]  # = scipy.ndimage.median_filter(mode='nearest'), less overhead
-    rr = np.diff(p).astype(np.float64)
-    mrr = _running_median(rr[None], 2*nb + 1)[0]
-    inf = np.full(1, np.inf)
-    near = np.minimum(np.concatenate([inf, rr/mrr]), np.concatenate([rr/mrr, inf]))
-    return ~((strength < weak*ref) & (near < early))
+# %% ../nbs/02a_measures.ipynb #5dd52b75
+def _height(y:np.ndarray,   # the signal the candidates are in
+            p:np.ndarray,   # candidate samples
+            fs:float,       # sampling rate of `y`
+            half:float=0.06, # seconds either side of a candidate searched for its extreme
+            ctx:float=0.15  # seconds either side over which the local median (the baseline) is taken
+           )->np.ndarray:
+    "Height of each candidate: the largest |y - local median| within +-`half` s."
+    w, c = max(1, int(half*fs)), max(1, int(ctx*fs))
+    win = _edge_pad(y, c, c)[p[:, None] + np.arange(2*c + 1)]
+    med = np.partition(win, c, axis=1)[:, c:c+1]
+    return np.abs(win[:, c-w:c+w+1] - med).max(1)
+
+def _reference(v:np.ndarray, nb:int=8, rank:int=12)->np.ndarray:
+    "Level of the beats around each value: the `rank`-th smallest (from 0) of the 2`nb`+1 values around it (the first or last 2`nb`+1 near the ends)."
+    v, size = v.astype(np.float64), 2*nb + 1
+    if len(v) < size:
+        r = rank*(len(v) - 1)//(size - 1)  # the same quantile of the few there are
+        return np.full(len(v), np.partition(v, r)[r])
+    q = np.partition(np.lib.stride_tricks.sliding_window_view(v, size), rank, axis=-1)[:, rank]
+    return q[np.clip(np.arange(len(v)) - nb, 0, len(v) - size)]
+
+# %% ../nbs/02a_measures.ipynb #5ef586bb
+def _gap_ratio(p:np.ndarray,     # candidate samples, sorted
+               conf:np.ndarray,  # True for the confident beats
+               nb:int=8          # running-median half width, in beats
+              )->np.ndarray:     # one ratio per candidate
+    "The interval between the confident beats on either side of each candidate (not itself) over the running-median RR."
+    cp = p[conf]
+    if len(cp) < 3: return np.full(len(p), np.inf)
+    mrr = _running_median(np.diff(cp)[None].astype(np.float64), 2*nb + 1)[0]
+    i = np.searchsorted(cp, p); nxt = np.where(conf, i + 1, i); prv = i - 1
+    nxt_c, prv_c = cp[np.minimum(nxt, len(cp) - 1)], cp[np.maximum(prv, 0)]
+    span = np.where((prv >= 0) & (nxt < len(cp)), nxt_c - prv_c, 2*np.where(prv >= 0, p - prv_c, nxt_c - p))
+    return span/mrr[np.clip(prv, 0, len(mrr) - 1)]
 
 # %% ../nbs/02a_measures.ipynb #a5cc778e
 def _segment_argmax(v:np.ndarray, beg:np.ndarray, end:np.ndarray)->np.ndarray:
@@ -82,31 +114,36 @@ def _to_apex(x:np.ndarray, fs:float, p:np.ndarray, half:float=0.05)->np.ndarray:
     win = win - np.partition(win, w, axis=1)[:, w:w+1]  # the median of 2w+1 values
     s = 1.0 if np.median(win[:, w]) >= 0 else -1.0
     first, last = np.argmax(s*win, axis=1), 2*w - np.argmax((s*win)[:, ::-1], axis=1)
-    return np.unique(p - w + (first + last)//2)  # the middle of a clipped plateau
+    return np.unique(np.clip(p - w + (first + last)//2, 0, len(x) - 1))  # the middle of a clipped plateau
 
 def detect_rpeaks(x:np.ndarray,  # one lead, shape (n,) (a (1, n) array is accepted)
                   fs:float,       # sampling rate in Hz
-                  mindelay:float=0.3,  # shortest RR interval kept, in seconds
+                  mindelay:float=0.25,  # refractory period: of two candidates closer than this (s), the stronger stays
                   name=None       # file or record name for error messages
                  )->np.ndarray:   # sorted sample indices of R-peaks (int64)
-    "R-peak sample indices: a vectorised gradient-threshold detector on the QRS band, polarity-free, refined to the apex."
+    "R-peak sample indices: QRS-band slope candidates, kept by strength, height and rhythm, refined to the apex."
     fs = check_fs(fs, name)
     x = _one_lead(x, name)
     n = len(x)
     if n < 0.5*fs or np.ptp(x) < 1e-6: return np.zeros(0, dtype=np.int64)
     k = max(1, int(fs // 150))  # the QRS band needs no more than ~150 Hz: detect on means of k samples
-    q = bandpass(x[:n//k*k].reshape(-1, k).mean(1), fs/k, 8.0, 20.0)
+    xb = x[:n//k*k].reshape(-1, k).mean(1)
+    q = bandpass(xb, fs/k, 8.0, 20.0)
     fq, pad = fs/k, int(fs/k)
     qp = np.concatenate([np.zeros(pad, np.float32), _polarity(q)*q, np.zeros(pad, np.float32)])
     beg, end = _qrs_segments(qp, fq)
     if len(beg) == 0: return np.zeros(0, dtype=np.int64)
     pk = _segment_argmax(qp, beg, end)
     strength = np.maximum.reduceat(np.abs(np.gradient(qp)), np.ravel(np.column_stack([beg, end])))[::2]
-    keep = _refractory(pk, int(round(mindelay*fq)))
-    pk, strength = pk[keep], strength[keep]
-    p = (pk[_drop_weak_early(pk, strength)] - pad)*k
-    p = p[(p >= 0) & (p < n)]
-    return _to_apex(x, fs, p) if len(p) else p
+    keep = _stronger_of_close(pk, strength, int(round(mindelay*fq)))
+    pk, strength = pk[keep] - pad, strength[keep]
+    inside = (pk >= 0) & (pk < len(xb))
+    pk, strength = pk[inside], strength[inside]
+    if len(pk) == 0: return pk
+    conf = strength >= 0.3*_reference(strength)  # confident beats
+    height = _height(xb, pk, fq); href = _reference(height)
+    beat = conf | (height >= 0.6*href) | ((height >= 0.4*href) & (_gap_ratio(pk, conf) >= 1.3))
+    return _to_apex(x, fs, pk[beat]*k)
 
 # %% ../nbs/02a_measures.ipynb #5cd86609
 def rr_intervals(peaks:np.ndarray,  # R-peak sample indices
@@ -354,6 +391,23 @@ def annotated_records(folder:str|Path, ext:str='atr')->list[Path]:
     if not folder.is_dir(): raise ECGError(f"{folder}: not a folder")
     return sorted(h.with_suffix('') for h in folder.glob('*.hea') if h.with_suffix(f'.{ext}').exists())
 
+def vf_spans(path:str|Path, ext:str='atr')->np.ndarray:
+    "(start, end) samples of the ventricular flutter/fibrillation episodes ('[' to ']') in a record's annotations."
+    import wfdb
+    try: ann = wfdb.rdann(str(path), ext)
+    except Exception as e: raise ECGDataError(str(path), f"cannot read its .{ext} annotations ({type(e).__name__}: {e})") from None
+    spans, start = [], None
+    for s, c in zip(ann.sample.tolist(), ann.symbol):
+        if c == '[' and start is None: start = s
+        elif c == ']' and start is not None: spans.append((start, s)); start = None
+    if start is not None: spans.append((start, np.iinfo(np.int64).max))  # still in VF when the record ends
+    return np.array(spans, dtype=np.int64).reshape(-1, 2)
+
+def _outside(samples:np.ndarray, spans:np.ndarray)->np.ndarray:
+    "True for the samples outside every [start, end] span."
+    s = np.asarray(samples)
+    return ~((s[:, None] >= spans[:, 0]) & (s[:, None] <= spans[:, 1])).any(1)
+
 # %% ../nbs/02a_measures.ipynb #27a1d0ec
 def _nk_peaks(x, fs):
     import neurokit2 as nk
@@ -370,16 +424,18 @@ DETECTORS = {'ecgnb': detect_rpeaks, 'neurokit2': _nk_peaks, 'wfdb-xqrs': _xqrs,
 def score_rpeaks(folder:str|Path,  # folder of WFDB records with .atr beat annotations
                  detector:str='ecgnb',  # a name in DETECTORS
                  lead:int=0,       # signal index
-                 tol:float=0.15    # matching tolerance in seconds
+                 tol:float=0.15,   # matching tolerance in seconds
+                 skip_vf:bool=False # leave out ventricular flutter/fibrillation episodes (as ANSI/AAMI EC57 does)
                 )->list[dict]:     # one row per record (unreadable records carry 'error')
     "Score an R-peak detector on every annotated record in `folder`."
     if detector not in DETECTORS: raise ECGError(f"unknown detector {detector!r}; one of {list(DETECTORS)}")
     det, rows, warm = DETECTORS[detector], [], False
     for rec in annotated_records(folder):
-        try: x, fs, ref = read_annotated(rec, lead)
+        try: x, fs, ref = read_annotated(rec, lead); spans = vf_spans(rec) if skip_vf else np.zeros((0, 2), np.int64)
         except ECGDataError as e: rows.append(dict(record=rec.name, detector=detector, error=e.reason)); continue
         if not warm: det(x[:int(10*fs)], fs); warm = True  # one-time imports and filter designs are not timed
         t = time.perf_counter(); p = det(x, fs); sec = time.perf_counter() - t
+        p, ref = p[_outside(p, spans)], ref[_outside(ref, spans)]
         tp, fp, fn = match_beats(p, ref, int(round(tol*fs)))
         rows.append(dict(record=rec.name, detector=detector, beats=len(ref), tp=tp, fp=fp, fn=fn,
                          **beat_scores(tp, fp, fn), seconds=sec))
@@ -408,15 +464,60 @@ def format_scores(rows:list[dict])->str:
 def score_rpeaks_cli(folder:Param('folder of WFDB records with .atr beat annotations', str, opt=False),
                      lead:int=0,       # signal index to score
                      tol:float=0.15,   # matching tolerance in seconds
-                     compare:bool=False  # also score neurokit2 and the wfdb XQRS/GQRS detectors (slow)
+                     compare:bool=False, # also score neurokit2 and the wfdb XQRS/GQRS detectors (slow)
+                     skip_vf:bool=False  # leave out ventricular flutter/fibrillation episodes ([ to ]), as ANSI/AAMI EC57 does
                     )->int:            # exit status
     "Score R-peak detection against reference beat annotations; print a table per record and in total."
     names = list(DETECTORS) if compare else ['ecgnb']
     if not annotated_records(folder): raise ECGError(f"{folder}: no WFDB records with .atr annotations")
     out, ok = [], False
     for n in names:
-        rows = score_rpeaks(folder, n, lead, tol)
+        rows = score_rpeaks(folder, n, lead, tol, skip_vf)
         ok = ok or any('error' not in r for r in rows)
         out += rows + [score_total(rows)]
     print(format_scores(out))
     return 0 if ok else 1
+
+# %% ../nbs/02a_measures.ipynb #a20d4f9a
+def drop_beats(x:np.ndarray,       # one lead of a real record
+               fs:float,            # sampling rate in Hz
+               beats:np.ndarray,    # its reference beat samples
+               symbols:list,        # their annotation symbols (only runs of normal beats 'N' are changed)
+               kind:str='2:1',      # '2:1' AV block, 'high-grade' AV block or 'pause' (sinus arrest)
+               seed:int=0           # where the episodes fall
+              )->tuple:             # (changed lead, the beats left)
+    "A real record with pauses cut into it: QRS-T complexes (and their P waves for 'pause') replaced by baseline and noise."
+    if kind not in ('2:1', 'high-grade', 'pause'): raise ECGError(f"unknown kind {kind!r}: '2:1', 'high-grade' or 'pause'")
+    rng, y, keep = np.random.default_rng(seed), np.asarray(x, np.float64).copy(), np.ones(len(beats), bool)
+    sigma = 1.4826*np.median(np.abs(np.diff(y)))/np.sqrt(2)  # the record's own white-noise level
+    before = int((0.3 if kind == 'pause' else 0.08)*fs); after, fade = int(0.5*fs), max(1, int(0.02*fs))
+    ok = lambda a, b: all(s == 'N' for s in symbols[a:b]) and beats[a] - before - fade >= 0 and beats[b-1] + after + fade < len(y)
+    i = 10
+    while i < len(beats) - 30:
+        run = int(rng.integers(4, 16)) if kind == '2:1' else int(rng.integers(2, 6))
+        gone = range(i, i + 2*run, 2) if kind == '2:1' else range(i, i + run)
+        if rng.random() < 0.5 and ok(i - 1, gone[-1] + 2):
+            for j in gone:
+                a, b = beats[j] - before, beats[j] + after
+                ramp = np.linspace(y[a - fade:a].mean(), y[b:b + fade].mean(), b - a) + sigma*rng.standard_normal(b - a)
+                w = np.clip(np.minimum(np.arange(b - a), np.arange(b - a)[::-1])/fade, 0, 1)  # cross-fade at both ends
+                y[a:b] = w*ramp + (1 - w)*y[a:b]
+                keep[j] = False
+        i = gone[-1] + 12
+    return y.astype(np.float32), np.asarray(beats)[keep]
+
+# %% ../nbs/02a_measures.ipynb #78db7eac
+def write_annotated(folder:str|Path,   # where the record goes (created if needed)
+                    name:str,          # record name
+                    x:np.ndarray,      # one lead in mV
+                    fs:float,          # sampling rate in Hz
+                    beats:np.ndarray   # beat samples, written as normal beats ('N')
+                   )->Path:            # the record path without extension
+    "Write one lead and its beats as a WFDB record with .atr annotations, for `score_rpeaks`."
+    import wfdb
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    wfdb.wrsamp(name, fs=fs, units=['mV'], sig_name=['ECG'], p_signal=np.asarray(x, np.float64)[:, None],
+                fmt=['16'], write_dir=str(folder))
+    beats = np.asarray(beats, np.int64)
+    wfdb.wrann(name, 'atr', beats, ['N']*len(beats), write_dir=str(folder))
+    return folder/name
