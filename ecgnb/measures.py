@@ -452,12 +452,13 @@ def score_total(rows:list[dict])->dict:
 # %% ../nbs/02a_measures.ipynb #7e3e9823
 def format_scores(rows:list[dict])->str:
     "A plain-text table of score rows (percentages for se/ppv/f1; seconds per record in the total row)."
-    head = f"{'record':<10} {'detector':<10} {'beats':>6} {'TP':>6} {'FP':>5} {'FN':>5} {'Se %':>7} {'PPV %':>7} {'F1 %':>7} {'s':>6}"
+    w = max([10] + [len(str(r['record'])) for r in rows])  # record names as long as they come
+    head = f"{'record':<{w}} {'detector':<10} {'beats':>6} {'TP':>6} {'FP':>5} {'FN':>5} {'Se %':>7} {'PPV %':>7} {'F1 %':>7} {'s':>7}"
     lines = [head, '-'*len(head)]
     for r in rows:
-        if 'error' in r: lines.append(f"{r['record']:<10} {r['detector']:<10} skipped: {r['error']}"); continue
-        lines.append(f"{r['record']:<10} {r['detector']:<10} {r['beats']:>6} {r['tp']:>6} {r['fp']:>5} {r['fn']:>5} "
-                     f"{100*r['se']:>7.2f} {100*r['ppv']:>7.2f} {100*r['f1']:>7.2f} {r['seconds']:>6.2f}")
+        if 'error' in r: lines.append(f"{r['record']:<{w}} {r['detector']:<10} skipped: {r['error']}"); continue
+        lines.append(f"{r['record']:<{w}} {r['detector']:<10} {r['beats']:>6} {r['tp']:>6} {r['fp']:>5} {r['fn']:>5} "
+                     f"{100*r['se']:>7.2f} {100*r['ppv']:>7.2f} {100*r['f1']:>7.2f} {r['seconds']:>7.3f}")
     return '\n'.join(lines)
 
 # %% ../nbs/02a_measures.ipynb #dd763ccf
