@@ -33,7 +33,8 @@ setuptools.setup(
     package_data={cfg['lib_name']: ['assets/*']},
     python_requires='>=' + min_python,
     install_requires=cfg['requirements'].split(),
-    extras_require={'dev': cfg['dev_requirements'].split(), 'wandb': ['wandb>=0.17']},
+    extras_require={'dev': cfg['dev_requirements'].split(), 'wandb': ['wandb>=0.17'],
+                    'hub': ['huggingface_hub>=0.23']},   # `ecgnb publish` uploads with huggingface_hub
     entry_points={'console_scripts': cfg['console_scripts'].split(),
                   'nbdev': [f"{cfg['lib_name']}={cfg['lib_name']}._modidx:d"]},
     zip_safe=False,

@@ -25,7 +25,8 @@ COMMANDS = {  # name: (module, function, one-line help)
     'score-rpeaks':     ('ecgnb.measures',  'score_rpeaks_cli',     'score the R-peak detector on WFDB records with beat annotations'),
     'train':            ('ecgnb.train',     'train_cli',            'train a model on processed windows'),
     'evaluate':         ('ecgnb.evaluate',  'evaluate_cli',         'evaluate a checkpoint: metrics, thresholds, figures'),
-    'export':           ('ecgnb.export',    'export_cli',           'export a checkpoint to ONNX with its signal contract'),
+    'export':           ('ecgnb.export',    'export_cli',           'export a checkpoint to ONNX (or TorchScript) with its signal contract'),
+    'publish':          ('ecgnb.publish',   'publish_cli',          'build (and upload) a Hugging Face model repository from an ONNX model'),
     'serve':            ('ecgnb.service',   'serve_cli',            'serve an ONNX model over HTTP'),
 }
 
