@@ -28,3 +28,10 @@ def test_user_error_is_one_line(tmp_path):
     r = ecgnb('study', '--reports', tmp_path)
     assert r.returncode == 2
     assert r.stderr.strip() == f'ecgnb study: error: {tmp_path}: no report notebooks (NN_name.ipynb) to run'
+
+def test_every_command_is_in_the_readme():
+    "A command the README does not mention is one users never find."
+    from conftest import ROOT
+    from ecgnb.cli import COMMANDS
+    readme = (ROOT/'README.md').read_text()
+    assert not [n for n in COMMANDS if f'`ecgnb {n}' not in readme]
