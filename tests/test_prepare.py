@@ -122,6 +122,10 @@ def _open_when_read(fifo:Path, p:subprocess.Popen, limit:float=300)->int:
         assert time.monotonic() - t0 < limit, 'prepare never opened the paused record'
         time.sleep(0.01)
 
+def _default_sigint():
+    "In the child before exec: SIGINT back to its default, so Python raises KeyboardInterrupt on it. A test suite run in the background (`make test &`) inherits SIGINT ignored, and so would `prepare`."
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 def test_interrupted_run_leaves_the_previous_output(tmp_path):
     """Killed mid-run (SIGINT, then SIGKILL), `prepare` leaves the earlier output as it was.
     The run is interrupted at a known point, on any machine: one of its records is a FIFO, and the signal is sent
@@ -134,7 +138,7 @@ def test_interrupted_run_leaves_the_previous_output(tmp_path):
     fifo = _blocking_record(big)
     for sig, workers in ((signal.SIGINT, 1), (signal.SIGKILL, 2)):
         p = subprocess.Popen([str(BIN/'ecgnb'), 'prepare', '--input-dir', str(big), '--out', str(out), '--workers', str(workers)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
         fd = _open_when_read(fifo, p)
         assert len(list(tmp_path.glob('.out.*.tmp'))) == 1   # mid-run: the temporary output exists
         kids = children(p.pid)
