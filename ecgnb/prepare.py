@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_prepare.ipynb #a30d8769
 from __future__ import annotations
-import contextlib, csv, hashlib, heapq, json, os, queue, resource, shutil, socket, sys, time
+import contextlib, csv, gc, hashlib, heapq, itertools, json, os, queue, resource, shutil, socket, sys, time
 from collections import Counter
 from itertools import groupby
 import multiprocessing as mp
@@ -59,7 +59,7 @@ class NpyWriter:
 
 # %% ../nbs/05_prepare.ipynb #0f7f2fc8
 def _worker_loop(fn, initializer, initargs, tasks, results, parent:int):
-    "Run in a worker process: call `fn` on each (index, item) from `tasks` until None arrives or the parent is gone."
+    "Run in a worker process: `fn` of each item of each (chunk number, first index, items) from `tasks`, until None or the parent is gone."
     if initializer: initializer(*initargs)
     while True:
         try: task = tasks.get(timeout=2.0)
@@ -67,30 +67,44 @@ def _worker_loop(fn, initializer, initargs, tasks, results, parent:int):
             if os.getppid() != parent: os._exit(1)   # the main process was killed: leave now, unflushed results and all
             continue
         if task is None: return
-        i, item = task
-        try: results.put((i, True, fn(item)))
-        except Exception as e: results.put((i, False, f"{type(e).__name__}: {e}"))
+        j, i, chunk = task
+        out = []
+        try:
+            for x in chunk: out.append(fn(x))
+            results.put((j, True, out))
+        except Exception as e: results.put((j, False, f"item {i + len(out)}: {type(e).__name__}: {e}"))
 
-def _ordered_results(fn, items, workers, ahead, initializer, initargs)->Iterator:
+def _chunks(items:Iterable, k:int)->Iterator[tuple[int, int, list]]:
+    "(chunk number, index of its first item, up to `k` items) over `items`."
+    it, i = iter(items), 0
+    for j in itertools.count():
+        if not (c := list(itertools.islice(it, k))): return
+        yield j, i, c; i += len(c)
+
+# %% ../nbs/05_prepare.ipynb #56fc17c9
+def _ordered_results(fn, items, workers, ahead, chunk, initializer, initargs)->Iterator:
     ctx = mp.get_context('fork' if 'fork' in mp.get_all_start_methods() else 'spawn')
     tasks, results = ctx.Queue(), ctx.Queue()
     procs = [ctx.Process(target=_worker_loop, args=(fn, initializer, initargs, tasks, results, os.getpid()), daemon=True)
              for _ in range(workers)]
-    for p in procs: p.start()
-    it, sent, done, ready = enumerate(items), 0, 0, {}
+    gc.freeze()   # forked workers' collections then skip (and do not copy) the pages of the objects they inherit
+    try:
+        for p in procs: p.start()
+    finally: gc.unfreeze()
+    it, sent, done, ready = _chunks(items, chunk), 0, 0, {}
     try:
         while True:
             while sent - done < ahead and (nxt := next(it, None)) is not None: tasks.put(nxt); sent += 1
             if done == sent: break
             while done not in ready:
-                try: i, ok, val = results.get(timeout=1.0)
+                try: j, ok, val = results.get(timeout=1.0)
                 except queue.Empty:
                     if dead := [p.exitcode for p in procs if not p.is_alive()]:
                         raise RuntimeError(f"a worker process died (exit code {dead[0]}); out of memory?") from None
                     continue
-                if not ok: raise RuntimeError(f"item {i}: {val}")
-                ready[i] = val
-            yield ready.pop(done); done += 1
+                if not ok: raise RuntimeError(val)
+                ready[j] = val
+            yield from ready.pop(done); done += 1
         for _ in procs: tasks.put(None)
         for p in procs: p.join()
     finally:
@@ -101,14 +115,15 @@ def _ordered_results(fn, items, workers, ahead, initializer, initargs)->Iterator
 def ordered_map(fn:Callable,                  # function of one item
                 items:Iterable,               # the inputs
                 workers:int=1,                # processes; 1 runs in this process
-                ahead:int|None=None,          # most items in flight at once (default 4 per worker)
-                initializer:Callable|None=None, initargs:tuple=()  # run once in each worker (and here when workers == 1)
+                ahead:int|None=None,          # most chunks in flight at once (default 4 per worker)
+                initializer:Callable|None=None, initargs:tuple=(),  # run once in each worker (and here when workers == 1)
+                chunk:int=1                   # items sent to a worker at a time
                )->Iterator:
     "Yield `fn(item)` for every item, in input order, computed by `workers` processes with bounded look-ahead."
     if workers <= 1:
         if initializer: initializer(*initargs)
         return (fn(x) for x in items)
-    return _ordered_results(fn, items, workers, max(ahead or 4*workers, 1), initializer, initargs)
+    return _ordered_results(fn, items, workers, max(ahead or 4*workers, 1), max(chunk, 1), initializer, initargs)
 
 # %% ../nbs/05_prepare.ipynb #1158da3f
 def window_labels(starts:np.ndarray,         # window start samples, at the output rate
@@ -426,7 +441,8 @@ def prepare(input_dir:Path|str,              # folder of raw records with a labe
     cfg = dict(preprocess=pre.to_dict(), short_policy=short_policy, min_quality=min_quality)
     with atomic_dir(out) as t:
         claim_tmp(t)
-        results = ordered_map(_prepare_record, tasks, workers, initializer=_init_worker, initargs=(cfg,))
+        results = ordered_map(_prepare_record, tasks, workers, initializer=_init_worker, initargs=(cfg,),
+                              chunk=max(1, min(8, len(mine)//(8*workers))))   # at least 8 chunks a worker
         with contextlib.closing(results):
             bar = tqdm(results, total=len(mine), desc='prepare', unit='rec', disable=None if progress else True, file=sys.stderr)
             pids = (e.patient_id if keep_phi else pseudonymize(e.patient_id, salt) for e in mine)
