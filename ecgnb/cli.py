@@ -28,6 +28,7 @@ COMMANDS = {  # name: (module, function, one-line help)
     'evaluate':         ('ecgnb.evaluate',  'evaluate_cli',         'evaluate a checkpoint: metrics, thresholds, figures'),
     'export':           ('ecgnb.export',    'export_cli',           'export a checkpoint to ONNX (or TorchScript) with its signal contract'),
     'publish':          ('ecgnb.publish',   'publish_cli',          'build (and upload) a Hugging Face model repository from an ONNX model'),
+    'audit':            ('ecgnb.audit',     'audit_cli',            "where a model came from: its data's hash, records, patients, consent, commit"),
     'serve':            ('ecgnb.service',   'serve_cli',            'serve an ONNX model over HTTP'),
 }
 

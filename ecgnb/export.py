@@ -45,7 +45,7 @@ def model_metadata(ck:dict,              # a checkpoint dict (`load_checkpoint`)
                 leads=_leads(ck), preprocess=pre, multilabel=bool(ck['multilabel']), thresholds=[float(t) for t in thr],
                 model=ck['model'], model_kwargs=ck.get('model_kwargs') or {},
                 model_version=version or f"{ck.get('version') or ecgnb.__version__}+{ckpt_sha[:12] or 'unknown'}",
-                data_hash=ck.get('data_hash') or '', epoch=ck.get('epoch'), checkpoint_sha256=ckpt_sha,
+                data_hash=ck.get('data_hash') or '', lineage=ck.get('lineage') or {}, epoch=ck.get('epoch'), checkpoint_sha256=ckpt_sha,
                 ecgnb_version=ecgnb.__version__, opset=OPSET, input=INPUT, output=OUTPUT,
                 metrics={k: v for k, v in (ck.get('metrics') or {}).items() if isinstance(v, (int, float, str))})
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}

@@ -14,9 +14,9 @@ import numpy as np
 from .core import ECGError, ECGDataError, label_vocab, samples_dir
 
 # %% auto #0
-__all__ = ['SIGNAL_EXTS', 'ENTRY_KEYS', 'Record', 'is_ecg_lead', 'pick_leads', 'time_unit', 'uniform_grid', 'resolve_record_path',
-           'read_record', 'LabelEntry', 'read_labels', 'load_folder', 'patient_split', 'patient_kfold', 'split_report',
-           'pseudonymize', 'load_salt']
+__all__ = ['SIGNAL_EXTS', 'ENTRY_KEYS', 'CONSENT_KINDS', 'USABLE_CONSENT', 'Record', 'is_ecg_lead', 'pick_leads', 'time_unit',
+           'uniform_grid', 'resolve_record_path', 'read_record', 'LabelEntry', 'read_labels', 'consent_kind',
+           'load_folder', 'patient_split', 'patient_kfold', 'split_report', 'pseudonymize', 'load_salt']
 
 # %% ../nbs/01_loaders.ipynb #5a94e8bf
 @dataclass(repr=False)
@@ -517,7 +517,7 @@ def read_record(path:Path|str,       # a recording: .hea/.dat/.mat (WFDB), .edf,
         raise ECGDataError(p, f'unreadable {ext[1:]} file: {type(e).__name__}: {e}')
 
 # %% ../nbs/01_loaders.ipynb #523cb477
-ENTRY_KEYS = ('file', 'filename', 'label', 'patient_id', 'fs', 'lead', 'segments', 'strat_fold')
+ENTRY_KEYS = ('file', 'filename', 'label', 'patient_id', 'fs', 'lead', 'segments', 'strat_fold', 'consent')
 
 @dataclass
 class LabelEntry:
@@ -530,6 +530,7 @@ class LabelEntry:
     segments: list[dict]|None = None  # labelled sample ranges
     strat_fold: int|None = None       # a source's own fold (PTB-XL)
     path: Path|None = None    # absolute path of the file
+    consent: str|None = None  # the record's consent (see `consent_kind`)
 
 def _labels_file(folder:Path|str)->Path:
     p = Path(folder)
@@ -571,7 +572,11 @@ def _check_entry(i:int, e, root:Path, lp:Path)->LabelEntry:
     if segs is not None: segs = _check_segments(segs, where, lp)
     sf = e.get('strat_fold')
     if sf is not None and (isinstance(sf, bool) or not isinstance(sf, int)): raise ECGDataError(lp, f'{where}: strat_fold must be an integer')
-    return LabelEntry(norm, labels, str(pid).strip(), float(fs) if fs is not None else None, lead, segs, sf, p)
+    consent = e.get('consent')
+    if consent is not None:
+        try: consent_kind(consent)
+        except ValueError as err: raise ECGDataError(lp, f'{where}: {err}') from None
+    return LabelEntry(norm, labels, str(pid).strip(), float(fs) if fs is not None else None, lead, segs, sf, p, consent)
 
 def _check_segments(segs, where, lp)->list[dict]:
     "Segments: a list of {start, end, label} in samples, non-overlapping."
@@ -614,6 +619,18 @@ def read_labels(folder:Path|str  # dataset folder holding labels.json, or the la
         if key in seen: raise ECGDataError(lp, f'entry {i} ({ent.file}): duplicate of entry {seen[key]}')
         seen[key] = i; out.append(ent)
     return out
+
+# %% ../nbs/01_loaders.ipynb #ac9b9105
+CONSENT_KINDS = ('research', 'reference', 'restricted', 'withdrawn', 'missing')
+USABLE_CONSENT = ('research', 'reference')   # the kinds that allow training
+
+def consent_kind(value:str|None  # an entry's `consent`, or None when it has none
+                )->str:          # one of CONSENT_KINDS
+    "The kind of a consent value: research, reference (SCHEME:REF), restricted, withdrawn, or missing."
+    if value is None: return 'missing'
+    if value in ('research', 'restricted', 'withdrawn'): return value
+    if isinstance(value, str) and re.fullmatch(r'[a-z][a-z0-9_-]*:\S+', value): return 'reference'
+    raise ValueError(f"consent must be 'research', 'restricted', 'withdrawn' or a reference like 'form:2024-117', not {value!r}")
 
 # %% ../nbs/01_loaders.ipynb #a8f56905
 _COMPANION = {'.dat', '.mat', '.atr', '.qrs', '.ecg', '.xyz', '.json', '.md', '.png', '.html', '.pdf', '.sha256', '.hea-'}

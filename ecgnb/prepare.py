@@ -15,14 +15,15 @@ from fastcore.script import Param
 from tqdm import tqdm
 import ecgnb
 from .core import ECGError, ECGDataError, atomic_dir, file_sha256, label_vocab, tree_sha256
-from .loaders import read_labels, read_record, patient_split, patient_kfold, pseudonymize, load_salt
+from .loaders import read_labels, read_record, patient_split, patient_kfold, pseudonymize, load_salt, consent_kind, CONSENT_KINDS, USABLE_CONSENT
 from .signal import Preprocess
 from .measures import signal_quality
 
 # %% auto #0
-__all__ = ['DATA_FILES', 'META_COLUMNS', 'NpyWriter', 'ordered_map', 'window_labels', 'check_out', 'claim_tmp', 'clean_stale',
-           'record_files', 'input_hash', 'data_hash', 'make_splits', 'WindowWriter', 'prepare', 'NpyRows', 'merge',
-           'generate', 'prepare_cli', 'merge_cli']
+__all__ = ['DATA_FILES', 'META_COLUMNS', 'LINEAGE', 'NpyWriter', 'ordered_map', 'window_labels', 'check_out', 'claim_tmp',
+           'clean_stale', 'record_groups', 'record_files', 'input_hash', 'data_hash', 'make_splits', 'WindowWriter',
+           'pseudonym', 'lineage_entry', 'consent_summary', 'write_lineage', 'lineage_summary', 'prepare', 'NpyRows',
+           'merge', 'generate', 'prepare_cli', 'merge_cli']
 
 # %% ../nbs/05_prepare.ipynb #28af5165
 class NpyWriter:
@@ -203,24 +204,31 @@ DATA_FILES = ('X.npy', 'y.npy', 'labels.json', 'preprocess.json', 'meta.csv', 's
 
 def _stem(name:str)->str: return name.split('.', 1)[0]
 
+def record_groups(paths:Iterable[Path|str])->dict[Path, list[Path]]:  # the records' main files (LabelEntry.path)
+    "The files of each record: those beside its main file that share its name up to the first dot."
+    by_dir = {}
+    for p in map(Path, paths): by_dir.setdefault(p.parent, {}).setdefault(_stem(p.name), []).append(p)
+    out = {}
+    for d, stems in by_dir.items():
+        with os.scandir(d) as it: names = [f.name for f in it if f.is_file() and _stem(f.name) in stems]
+        for n in names:
+            for p in stems[_stem(n)]: out.setdefault(p, []).append(d/n)
+    return {p: sorted(fs) for p, fs in out.items()}
+
 def record_files(paths:Iterable[Path|str])->list[Path]:  # the records' main files (LabelEntry.path)
     "Every file that belongs to the given records: the files beside each that share its name up to the first dot."
-    by_dir = {}
-    for p in map(Path, paths): by_dir.setdefault(p.parent, set()).add(_stem(p.name))
-    out = []
-    for d, stems in by_dir.items():
-        with os.scandir(d) as it: out += [d/f.name for f in it if f.is_file() and _stem(f.name) in stems]
-    return sorted(out)
+    return sorted({f for fs in record_groups(paths).values() for f in fs})
 
 def input_hash(labels_file:Path|str,       # the labels.json
                paths:Iterable[Path|str],   # the records' main files
-               config:dict                 # everything else the output depends on (JSON-serialisable)
+               config:dict,                # everything else the output depends on (JSON-serialisable)
+               hashes:dict|None=None       # SHA-256 of files already hashed, by path
               )->str:
     "SHA-256 over the configuration, the labels file and the names and contents of the records' files."
-    labels_file = Path(labels_file)
+    labels_file, hashes = Path(labels_file), hashes or {}
     h = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
     for f in [labels_file, *record_files(paths)]:
-        h.update(os.path.relpath(f, labels_file.parent).encode() + b'\0' + file_sha256(f).encode())
+        h.update(os.path.relpath(f, labels_file.parent).encode() + b'\0' + (hashes.get(f) or file_sha256(f)).encode())
     return h.hexdigest()
 
 def data_hash(folder:Path|str)->str:  # a processed folder
@@ -366,8 +374,8 @@ def _up_to_date(out:Path, key:str, name:str='input_hash')->dict|None:
     "The previous report when `out` was made from the same inputs and is intact, else None."
     try:
         old = json.loads((out/'report.json').read_text())
-        if old.get(name) == key and old.get('data_hash') == data_hash(out): return old
-    except (OSError, ValueError): pass
+        if old.get(name) == key and old.get('data_hash') == data_hash(out) == json.loads((out/LINEAGE).read_text())['data_hash']: return old
+    except (OSError, ValueError, KeyError, TypeError): pass
     return None
 
 def _check_fractions(fractions)->tuple:
@@ -376,10 +384,66 @@ def _check_fractions(fractions)->tuple:
         raise ECGError(f"fractions must be three non-negative numbers (train, val, test) adding up to 1, got {fractions}")
     return fr
 
+# %% ../nbs/05_prepare.ipynb #a00bd763
+LINEAGE = 'lineage.json'
+_KEYED = 'HMAC-SHA-256 with the salt of the patient pseudonyms'
+_UNKEYED = 'unkeyed SHA-256 (--keep-phi: no salt)'
+
+def _left_out(kind:str, require:bool)->bool:
+    "Is a record of this consent kind left out? Withdrawn always; restricted and missing when consent is required."
+    return kind == 'withdrawn' or (require and kind not in USABLE_CONSENT)
+
+def pseudonym(value:str, salt:bytes|None, prefix:str='p')->str:
+    "`pseudonymize` with a salt (as in meta.csv); without one (keep_phi) an unkeyed SHA-256, with the same prefix."
+    if salt: return prefix + pseudonymize(value, salt)[1:]
+    return prefix + hashlib.sha256(str(value).encode('utf-8')).hexdigest()[:16]
+
+# %% ../nbs/05_prepare.ipynb #9c31973e
+def lineage_entry(e,                  # a `LabelEntry`
+                  files:list[Path],   # the record's files (`record_groups`)
+                  hashes:dict,        # SHA-256 of files, by path
+                  salt:bytes|None,    # the pseudonyms' salt (None: keep_phi)
+                  status:str,         # used, no windows, bad, short or left out
+                  windows:int)->dict: # windows it gave
+    "A record's line in lineage.json: pseudonyms, consent kind, outcome, windows and its files' SHA-256 by suffix."
+    return dict(id=pseudonym(f"record {e.file}", salt, 'r'), patient=pseudonym(e.patient_id, salt), consent=consent_kind(e.consent),
+                status=status, windows=windows, files={f.name[len(_stem(f.name)):]: hashes[f] for f in files})
+
+def consent_summary(entries:Sequence[dict], required:bool)->dict:  # lineage entries; was consent required
+    "Consent counts of lineage entries: every kind, and those left out."
+    n, left = Counter(x['consent'] for x in entries), Counter(x['consent'] for x in entries if x['status'] == 'left out')
+    return dict(required=required, usable=list(USABLE_CONSENT), counts={k: n[k] for k in CONSENT_KINDS},
+                left_out={k: left[k] for k in CONSENT_KINDS if left[k]})
+
+# %% ../nbs/05_prepare.ipynb #e5568fb1
+def write_lineage(t:Path,                    # the (temporary) output folder
+                  report:dict,               # its report
+                  entries:Sequence[dict],    # `lineage_entry` of each record
+                  labels_sha:str|None,       # SHA-256 of the labels file (None for a merge)
+                  keyed:bool,                # pseudonyms keyed with a salt
+                  **extra)->dict:            # more keys (a merge's shards)
+    "Write lineage.json into `t` (entries sorted by pseudonym); returns it."
+    used = [x for x in entries if x['status'] == 'used']
+    lin = dict(format=1, ecgnb=ecgnb.__version__, data_hash=report['data_hash'], input_hash=report.get('input_hash') or report.get('merge_hash'),
+               labels_sha256=labels_sha, records=len(used), patients=len({x['patient'] for x in used}), windows=report['n_windows'],
+               consent=report['consent'], pseudonyms=_KEYED if keyed else _UNKEYED, settings=report['config'], **extra,
+               entries=sorted(entries, key=lambda x: x['id']))
+    _write_json(t/LINEAGE, lin)
+    return lin
+
+def lineage_summary(folder:Path|str)->dict|None:  # a processed folder
+    "What a model keeps of a folder's lineage.json: its hash, the data hash, counts, consent and the folder; None without one."
+    p = Path(folder)/LINEAGE
+    if not p.is_file(): return None
+    try: lin = json.loads(p.read_text(encoding='utf-8'))
+    except ValueError as e: raise ECGDataError(p, f"unreadable JSON: {e}") from None
+    return dict(lineage_hash=file_sha256(p), data_hash=lin['data_hash'], records=lin['records'], patients=lin['patients'],
+                windows=lin['windows'], consent=lin['consent'], pseudonyms=lin['pseudonyms'], path=str(Path(folder).resolve()))
+
 # %% ../nbs/05_prepare.ipynb #fbbdfe0b
 def _collect(t:Path, results:Iterable[tuple[str, dict]], vocab:list, win:int, strict:bool, root:Path):
-    "Append (patient id, worker result) pairs to a `WindowWriter` in `t`; returns it, the skipped records and counts."
-    w, skipped, stats = None, [], Counter()
+    "Append (patient id, worker result) pairs to a `WindowWriter` in `t`; returns it, the skipped records, counts and each record's outcome."
+    w, skipped, stats, outcome = None, [], Counter(), {}
     for pid, r in results:
         reason = r.get('error') or r.get('short')
         if not reason and w is not None and r['leads'] != w.row_shape[0]:
@@ -387,14 +451,16 @@ def _collect(t:Path, results:Iterable[tuple[str, dict]], vocab:list, win:int, st
         if reason:
             if strict and 'short' not in r: raise ECGDataError(r.get('path', root/r['file']), reason)
             skipped.append(dict(file=r['file'], reason=reason)); stats['short' if 'short' in r else 'bad'] += 1
+            outcome[r['file']] = ('short' if 'short' in r else 'bad', 0)
             continue
         if w is None: w = WindowWriter(t, vocab, (r['leads'], win))
         w.add(r['file'], pid, r['X'], r['window'], r['starts'], r['labels'])
         for k in ('hours', 'padded', 'dropped_quality', 'dropped_unlabelled'): stats[k] += r[k]
         stats['empty'] += not len(r['X'])
+        outcome[r['file']] = ('used' if len(r['X']) else 'no windows', len(r['X']))
     if w is None: w = WindowWriter(t, vocab, (1, win))
     w.close()
-    return w, skipped, stats
+    return w, skipped, stats, outcome
 
 # %% ../nbs/05_prepare.ipynb #69914cf3
 def prepare(input_dir:Path|str,              # folder of raw records with a labels.json, or the labels file itself
@@ -412,6 +478,7 @@ def prepare(input_dir:Path|str,              # folder of raw records with a labe
             salt_file:Path|str|None=None,    # secret salt of the pseudonyms (default: `ecgnb.loaders.load_salt()`'s)
             force:bool=False,                # redo even when inputs and configuration are unchanged
             strict:bool=False,               # stop at the first bad record instead of skipping it
+            require_consent:bool=False,      # leave out records without usable consent (`USABLE_CONSENT`); withdrawn ones always are
             progress:bool=True               # show a progress bar (on a terminal)
            )->dict:                          # the report (also written to report.json)
     "Turn a folder of labelled raw records into a processed folder of windows; returns the report."
@@ -431,11 +498,16 @@ def prepare(input_dir:Path|str,              # folder of raw records with a labe
     config = dict(ecgnb=ecgnb.__version__, preprocess=pre.to_dict(), lead=lead, min_quality=min_quality,
                   short_policy=short_policy, fractions=list(fractions), folds=folds, seed=seed, shard=f"{si}/{sn}",
                   pseudonyms=None if keep_phi else pseudonymize('ecgnb salt check', salt))
-    key = input_hash(labels_file, [e.path for e in entries], config)
+    if require_consent: config['require_consent'] = True     # only then: outputs without consent fields stay as they were
+    groups = record_groups(e.path for e in entries)
+    hashes = {f: file_sha256(f) for f in [labels_file, *sorted({f for fs in groups.values() for f in fs})]}
+    key = input_hash(labels_file, [e.path for e in entries], config, hashes)
     if not force and (old := _up_to_date(out, key)): return old | {'up_to_date': True}
-    vocab = label_vocab(l for e in entries for l in _entry_labels(e))
+    left = {e.file: k for e in entries if _left_out(k := consent_kind(e.consent), require_consent)}
+    vocab = label_vocab(l for e in entries if e.file not in left for l in _entry_labels(e))
     if bad := [l for l in vocab if ';' in l]: raise ECGDataError(labels_file, f"label names must not contain ';': {bad}")
-    mine = entries[si::sn]
+    shard_entries = entries[si::sn]
+    mine = [e for e in shard_entries if e.file not in left]
     tasks = ((e.file, str(e.path), list(e.labels), e.fs, e.lead if lead is None else lead, e.segments) for e in mine)
     workers = max(1, min(workers or os.cpu_count() or 1, len(mine)))
     cfg = dict(preprocess=pre.to_dict(), short_policy=short_policy, min_quality=min_quality)
@@ -446,13 +518,16 @@ def prepare(input_dir:Path|str,              # folder of raw records with a labe
         with contextlib.closing(results):
             bar = tqdm(results, total=len(mine), desc='prepare', unit='rec', disable=None if progress else True, file=sys.stderr)
             pids = (e.patient_id if keep_phi else pseudonymize(e.patient_id, salt) for e in mine)
-            w, skipped, stats = _collect(t, zip(pids, bar), vocab, pre.window_samples, strict, input_dir)
+            w, skipped, stats, outcome = _collect(t, zip(pids, bar), vocab, pre.window_samples, strict, input_dir)
         if not w.n:
             first = f"; first: {skipped[0]['file']}: {skipped[0]['reason']}" if skipped else ''
             raise ECGError(f"{input_dir}: no windows to write ({len(skipped)} of {len(mine)} records skipped{first})")
         stats.update(listed=len(entries), processed=len(mine))
+        lin = [lineage_entry(e, groups[e.path], hashes, salt, *(('left out', 0) if e.file in left else outcome[e.file])) for e in shard_entries]
         _release(t)
-        report = _report(t, w, pre.to_dict(), skipped, stats, config, t0, input_hash=key, workers=workers)
+        report = _report(t, w, pre.to_dict(), skipped, stats, config, t0, input_hash=key, workers=workers,
+                         consent=consent_summary(lin, require_consent))
+        write_lineage(t, report, lin, hashes[labels_file], keyed=salt is not None)
     return report
 
 # %% ../nbs/05_prepare.ipynb #81223fbd
@@ -489,7 +564,7 @@ def _shard_records(folder:Path, idx:int)->Iterator[tuple[str, int, list]]:
 
 def _read_shard(folder:Path)->dict:
     "The report of a shard, after checking that its files are present and intact."
-    missing = [f for f in (*DATA_FILES, 'report.json') if not (folder/f).exists()]
+    missing = [f for f in (*DATA_FILES, 'report.json', LINEAGE) if not (folder/f).exists()]
     if missing: raise ECGDataError(folder, f"not a prepared folder: missing {', '.join(missing)}")
     rep = json.loads((folder/'report.json').read_text())
     if rep.get('data_hash') != data_hash(folder): raise ECGDataError(folder, 'its files do not match the data hash in report.json (changed or damaged)')
@@ -543,10 +618,14 @@ def merge(shards:Sequence[Path|str],  # prepared folders (shards) to merge
             for s, rd in zip(shards, readers):
                 if rd.pos != rd.shape[0]: raise ECGDataError(s, f"meta.csv lists {rd.pos} windows, X.npy has {rd.shape[0]}")
             shard_info = [dict(folder=s.name, shard=r['config']['shard'], n_windows=r['n_windows'], seconds=r['seconds'],
-                               data_hash=r['data_hash']) for s, r in zip(shards, reports)]
+                               data_hash=r['data_hash'], lineage_hash=file_sha256(s/LINEAGE)) for s, r in zip(shards, reports)]
+            lins = [json.loads((s/LINEAGE).read_text()) for s in shards]
+            lin, req = [x for l in lins for x in l['entries']], bool(config.get('require_consent'))
             _release(t)
             report = _report(t, w, json.loads((shards[0]/'preprocess.json').read_text()), skipped, stats, config, t0,
-                             merge_hash=key, shards=shard_info)
+                             merge_hash=key, shards=shard_info, consent=consent_summary(lin, req))
+            write_lineage(t, report, lin, None, keyed=all(l['pseudonyms'] == lins[0]['pseudonyms'] == _KEYED for l in lins),
+                          shards=[dict(shard=s['shard'], lineage_hash=s['lineage_hash']) for s in shard_info])
     finally:
         for rd in readers: rd.close()
     return report
@@ -609,6 +688,7 @@ def prepare_cli(out:str,                         # output folder: raw records wi
                 salt_file:str=None,              # secret salt of the pseudonyms (unset: $ECGNB_SALT_FILE or ~/.config/ecgnb/salt)
                 force:bool=False,                # redo even when inputs and settings are unchanged
                 strict:bool=False,               # stop at the first bad record instead of skipping it
+                require_consent:bool=False,      # leave out records without usable consent (research or SCHEME:REF)
                 quiet:bool=False                 # no progress bar
                )->int:
     "Generate synthetic raw records, or turn a folder of raw records into training windows."
@@ -627,7 +707,7 @@ def prepare_cli(out:str,                         # output folder: raw records wi
                      normalize=None if normalize == 'none' else normalize, window_sec=window_sec, overlap=overlap)
     rep = prepare(input_dir, out, pre, lead=_lead(lead), min_quality=min_quality, short_policy=short_policy, fractions=fr,
                   folds=folds, seed=seed, shard=shard, workers=workers, keep_phi=keep_phi, salt_file=salt_file, force=force, strict=strict,
-                  progress=not quiet)
+                  require_consent=require_consent, progress=not quiet)
     _summary(rep, out)
     return 0
 
@@ -637,6 +717,8 @@ def _summary(rep:dict, out):
     print(f"wrote {rep['n_windows']} windows of {r['used']} records ({rep['hours']:.2f} h of ECG) to {out} "
           f"in {rep['seconds']:.1f} s; skipped {r['skipped']} records, dropped {rep['dropped_windows']} windows"
           + (f" (see {Path(out)/'report.json'})" if r['skipped'] or rep['dropped_windows'] else ''))
+    if n := sum((left := rep.get('consent', {}).get('left_out', {})).values()):
+        print(f"left out {n} records without usable consent ({', '.join(f'{k} {v}' for k, v in left.items())}); lineage in {Path(out)/LINEAGE}")
 
 def merge_cli(shards:Param('prepared shard folders', str, opt=False, nargs='+'),  # prepared shard folders
               out:str,              # merged processed folder

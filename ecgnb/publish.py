@@ -11,7 +11,7 @@ from .export import read_metadata
 
 # %% auto #0
 __all__ = ['ECGNB_URL', 'TAGS', 'REPO_FILES', 'read_contract', 'find_evaluation', 'eval_metrics', 'model_index', 'card_metadata',
-           'usage_code', 'model_card', 'check_repo_id', 'build_repo', 'upload', 'publish_cli']
+           'public_contract', 'usage_code', 'model_card', 'check_repo_id', 'build_repo', 'upload', 'publish_cli']
 
 # %% ../nbs/09a_publish.ipynb #1cf7a837
 def read_contract(model:Path|str)->dict:  # an ONNX file written by `ecgnb export`
@@ -97,7 +97,8 @@ def card_metadata(repo_id:str,            # OWNER/NAME
     "The model card's YAML front matter."
     meta = dict(license=license, library_name='onnx', tags=TAGS + (['whole-record'] if contract.get('kind') == 'record' else []),
                 labels=list(contract['labels']), model_version=contract['model_version'],
-                training_data_hash=contract.get('data_hash') or 'unknown')
+                training_data_hash=contract.get('data_hash') or 'unknown',
+                training_data_lineage=(contract.get('lineage') or {}).get('lineage_hash') or 'unknown')
     if ev: meta['model-index'] = model_index(repo_id.split('/')[-1], contract, ev)
     return meta
 
@@ -114,6 +115,18 @@ def _what(c:dict)->str:
     return (f"an ECG classifier (`{c['model']}` network) over windows of {c['window_sec']:g} s ({c['window']} samples at "
             f"{c['fs']:g} Hz) of {c['n_leads']} lead{'s'*(c['n_leads'] > 1)} ({', '.join(c['leads'])}), answering {rule}")
 
+def _lineage_text(lin:dict)->str:
+    "The lineage of the training data in one line: lineage.json's hash, records, patients and consent counts."
+    if not lin.get('lineage_hash'): return 'not recorded'
+    cons = lin.get('consent') or {}
+    kinds = ', '.join(f"{k} {v}" for k, v in (cons.get('counts') or {}).items() if v)
+    return (f"`lineage.json` SHA-256 `{lin['lineage_hash']}`: {lin.get('records')} records of {lin.get('patients')} patients; "
+            f"consent {kinds or 'not recorded'}" + ('; records without usable consent left out' if cons.get('required') else ''))
+
+def public_contract(c:dict)->dict:  # a model's contract
+    "The contract without what names the trainer's machine (the processed folder's path in `lineage`)."
+    return c | (dict(lineage={k: v for k, v in c['lineage'].items() if k != 'path'}) if c.get('lineage') else {})
+
 def _contract_rows(c:dict)->list[tuple]:
     "The contract as (what, value) rows of a table."
     rows = [('labels', ', '.join(f"`{l}`" for l in c['labels']))]
@@ -126,6 +139,7 @@ def _contract_rows(c:dict)->list[tuple]:
                    ('decision', ('per-label thresholds ' if c['multilabel'] else 'arg-max of probability / threshold, thresholds ')
                                 + ', '.join(f"{t:g}" for t in c['thresholds']))]
     return rows + [('model version', f"`{c['model_version']}`"), ('training data hash', f"`{c.get('data_hash') or 'unknown'}`"),
+                   ('training data lineage', _lineage_text(c.get('lineage') or {})),
                    ('checkpoint SHA-256', f"`{c.get('checkpoint_sha256') or 'unknown'}`"), ('exported by', f"ecgnb {c.get('ecgnb_version', '?')}")]
 
 # %% ../nbs/09a_publish.ipynb #1215d8e0
@@ -233,7 +247,7 @@ def build_repo(model:Path|str,              # ONNX model written by `ecgnb expor
     if not re.fullmatch(r'[a-z0-9][a-z0-9.+-]*', license): raise ECGError(f"--license {license!r}: expected a Hugging Face license id such as apache-2.0 or mit")
     if out.exists() and not (out.is_dir() and set(os.listdir(out)) <= REPO_FILES):
         raise ECGError(f"{out}: exists and holds other files than {sorted(REPO_FILES)}; choose a new folder")
-    c = read_contract(model)
+    c = public_contract(read_contract(model))
     ev, ev_path = find_evaluation(model, c, metrics)
     with atomic_dir(out) as t:
         shutil.copyfile(model, t/'model.onnx')

@@ -13,13 +13,13 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 from fastcore.script import Param
 import ecgnb
-from .core import ECGError, atomic_write, env_info, pause_point
+from .core import ECGError, atomic_write, env_info, git_commit, pause_point
 from .dataset import Processed, load_processed, ECGWindows, EpochSampler, balance_weights
 from .models import make_model, make_checkpoint, save_checkpoint, load_checkpoint, n_params, probabilities
 from .evaluate import scores, choose_thresholds, evaluate, confusion_figure, curves_figure
 
 # %% auto #0
-__all__ = ['TrainConfig', 'active_labels', 'class_weights', 'patient_folds', 'fit', 'train_cli']
+__all__ = ['TrainConfig', 'active_labels', 'class_weights', 'patient_folds', 'training_lineage', 'fit', 'train_cli']
 
 # %% ../nbs/07_train.ipynb #8ba23c29
 @dataclass
@@ -163,6 +163,14 @@ def _scheduler(opt, lr:float, total:int):
 def _better(score, loss, best)->bool:
     return best is None or score > best['score'] + 1e-4 or (abs(score - best['score']) <= 1e-4 and loss < best['loss'] - 1e-6)
 
+# %% ../nbs/07_train.ipynb #496568ac
+def training_lineage(data:Processed)->dict:  # the processed folder trained on
+    "The `lineage` of a checkpoint: the folder's lineage summary (if any), its data hash and path, the commit and the start time."
+    from ecgnb.prepare import lineage_summary
+    from datetime import datetime, timezone
+    base = dict(lineage_hash=None, data_hash=data.data_hash(), path=str(Path(data.path).resolve()))
+    return base | (lineage_summary(data.path) or {}) | dict(git_commit=git_commit(), trained_at=datetime.now(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'))
+
 # %% ../nbs/07_train.ipynb #88c41a4d
 def fit(cfg:TrainConfig,             # the run's configuration
         data:Processed,              # the processed folder
@@ -192,7 +200,7 @@ def fit(cfg:TrainConfig,             # the run's configuration
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = _scheduler(opt, cfg.lr, cfg.epochs*len(loader))
     hist, best, bad, start = [], None, 0, 0
-    extra = dict(data_hash=data.data_hash(), config=asdict(cfg))
+    extra = dict(data_hash=data.data_hash(), config=asdict(cfg), lineage=training_lineage(data))
     last = _last_path(save)
     if cfg.resume and last.exists():
         _, ck = load_checkpoint(last)

@@ -227,3 +227,41 @@ def test_every_command_is_in_the_readme():
     from ecgnb.cli import COMMANDS
     readme = (ROOT/'README.md').read_text()
     assert [n for n in COMMANDS if f"`ecgnb {n}" not in readme] == []
+
+# --- audit trail of consent and lineage (issue 17 item 4) -----------------------------------------------------
+
+def test_audit_of_a_model_without_lineage(trained):
+    "A checkpoint made before lineage existed: the audit says what is not recorded, and exits 0."
+    root, P, ckpt = trained
+    r = ecgnb('audit', root/'models'/'model.onnx')
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert 'lineage:      not recorded' in r.stdout and f"data hash:    {P.data_hash()}" in r.stdout
+    r = ecgnb('audit', root/'nothing.pt')
+    assert r.returncode != 0 and 'no such model file' in r.stderr
+
+def test_consent_lineage_audit_from_the_command_line(tmp_path):
+    "prepare --require-consent, train, export to TorchScript and audit, as a user runs them; no patient id anywhere."
+    from ecgnb.core import STARTER_LABELS
+    from ecgnb.synth import synth_ecg, save_synth
+    raw, ents = tmp_path/'raw', []
+    raw.mkdir()
+    for k, cons in enumerate(['research', 'form:QQCONSENT-1'] * 10 + ['restricted', 'withdrawn', None]):
+        save_synth(synth_ecg(STARTER_LABELS[k % 5], 12.0, 250.0, seed=k, patient=k, noise='low'), raw/f"QQPATIENT{k}")
+        ents.append(dict(file=f"QQPATIENT{k}.npy", label=STARTER_LABELS[k % 5], patient_id=f"QQPATIENT{k}") | ({'consent': cons} if cons else {}))
+    (raw/'labels.json').write_text(json.dumps(ents))
+    P, m = tmp_path/'processed', tmp_path/'models'
+    steps = [('prepare', '--input-dir', raw, '--out', P, '--require-consent', '--fractions', '0.5,0.25,0.25', '--salt-file', tmp_path/'salt', '--quiet'),
+             ('train', '--data', P, '--epochs', 1, '--save', m/'m.pt', '--quiet', '--threads', 1),
+             ('export', '--checkpoint', m/'m.pt', '--out', m/'m.ts', '--format', 'torchscript'),
+             ('audit', m/'m.ts')]
+    outs = []
+    for s in steps:
+        r = ecgnb(*s); outs.append(r.stdout + r.stderr)
+        assert r.returncode == 0, f"ecgnb {s[0]}: {r.stderr[-2000:]}"
+    assert 'left out 3 records without usable consent (restricted 1, withdrawn 1, missing 1)' in outs[0]
+    assert f"lineage.json SHA-256 {file_sha256(P/'lineage.json')}: 20 records of 20 patients" in outs[3]
+    assert f"{P.resolve()} matches" in outs[3]
+    for text in [*outs, (P/'lineage.json').read_text(), (P/'report.json').read_text()]: assert 'QQ' not in text
+    (P/'lineage.json').write_text((P/'lineage.json').read_text().replace('"format": 1', '"format": 1 '))
+    r = ecgnb('audit', m/'m.pt')
+    assert r.returncode == 1 and 'has CHANGED since training: lineage_hash now' in r.stdout, r.stdout
