@@ -269,7 +269,8 @@ def _real_windows(ck:dict, data:Path|str|None, n:int)->tuple:
     from ecgnb.signal import Preprocess
     if data and Path(data, 'X.npy').exists():
         real, y, labels = processed_windows(data, 'test', n)
-        if labels != list(ck['labels']): raise ECGError(f"{data}: labels {labels} differ from the checkpoint's {ck['labels']}")
+        if missing := [l for l in ck['labels'] if l not in labels]: raise ECGError(f"{data}: has no label column {missing} of the checkpoint's {ck['labels']}")
+        y = y[:, [labels.index(l) for l in ck['labels']]]   # training keeps only the labels with examples (`active_labels`)
         if real.shape[1:] != (ck['n_leads'], ck['window']): raise ECGError(f"{data}: windows {real.shape[1:]} do not fit the model {(ck['n_leads'], ck['window'])}")
         return real, y, f"{data} (test split)"
     w = sample_windows(Preprocess.from_dict(ck['preprocess']), ck['n_leads'])
