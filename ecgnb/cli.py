@@ -20,7 +20,7 @@ COMMANDS = {  # name: (module, function, one-line help)
     'merge':            ('ecgnb.prepare',   'merge_cli',            'merge prepared shards into one processed folder'),
     'convert-serial':   ('ecgnb.serial',    'convert_serial_cli',   'convert an Arduino serial-monitor log to .npy + .meta.json + preview'),
     'download':         ('ecgnb.download',  'download_cli',         'fetch a PhysioNet database (resumable, SHA256-checked) for the real-data reports'),
-    'import-physionet': ('ecgnb.physionet', 'import_physionet_cli', 'write labels.json for a PhysioNet folder (cinc2017, mitdb, ptbxl)'),
+    'import-physionet': ('ecgnb.physionet', 'import_physionet_cli', 'write labels.json for a PhysioNet folder (cinc2017, mitdb, ptbxl, cinc2020)'),
     'fixtures':         ('ecgnb.checks',    'fixtures_cli',         'write realistic synthetic fixtures with a manifest'),
     'check-waveforms':  ('ecgnb.checks',    'check_waveforms_cli',  'check a folder of records against their labels'),
     'score-rpeaks':     ('ecgnb.measures',  'score_rpeaks_cli',     'score the R-peak detector on WFDB records with beat annotations'),

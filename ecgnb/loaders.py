@@ -517,7 +517,7 @@ def read_record(path:Path|str,       # a recording: .hea/.dat/.mat (WFDB), .edf,
         raise ECGDataError(p, f'unreadable {ext[1:]} file: {type(e).__name__}: {e}')
 
 # %% ../nbs/01_loaders.ipynb #523cb477
-ENTRY_KEYS = ('file', 'filename', 'label', 'patient_id', 'fs', 'lead', 'segments', 'strat_fold', 'consent')
+ENTRY_KEYS = ('file', 'filename', 'label', 'patient_id', 'fs', 'lead', 'segments', 'strat_fold', 'consent', 'age', 'sex')
 
 @dataclass
 class LabelEntry:
@@ -531,6 +531,8 @@ class LabelEntry:
     strat_fold: int|None = None       # a source's own fold (PTB-XL)
     path: Path|None = None    # absolute path of the file
     consent: str|None = None  # the record's consent (see `consent_kind`)
+    age: float|None = None    # the patient's age in years, only when an import was asked to keep it
+    sex: str|None = None      # 'male' or 'female', likewise
 
 def _labels_file(folder:Path|str)->Path:
     p = Path(folder)
@@ -576,7 +578,10 @@ def _check_entry(i:int, e, root:Path, lp:Path)->LabelEntry:
     if consent is not None:
         try: consent_kind(consent)
         except ValueError as err: raise ECGDataError(lp, f'{where}: {err}') from None
-    return LabelEntry(norm, labels, str(pid).strip(), float(fs) if fs is not None else None, lead, segs, sf, p, consent)
+    age, sex = e.get('age'), e.get('sex')
+    if age is not None and (isinstance(age, bool) or not isinstance(age, (int, float)) or not 0 <= age <= 150): raise ECGDataError(lp, f'{where}: age must be a number of years, not {age!r}')
+    if sex is not None and sex not in ('male', 'female'): raise ECGDataError(lp, f"{where}: sex must be 'male' or 'female', not {sex!r}")
+    return LabelEntry(norm, labels, str(pid).strip(), float(fs) if fs is not None else None, lead, segs, sf, p, consent, age, sex)
 
 def _check_segments(segs, where, lp)->list[dict]:
     "Segments: a list of {start, end, label} in samples, non-overlapping."

@@ -46,6 +46,8 @@ def test_ptbxl_fixture_pseudonymized(tmp_path):
     ('cinc2017', lambda d: (d/'REFERENCE.csv').write_text('A00001;N;x\n'), 'expected record,label'),
     ('cinc2017', lambda d: None, 'REFERENCE.csv: not found'),
     ('mitdb', lambda d: None, r'no WFDB headers'),
+    ('cinc2020', lambda d: None, r'no WFDB headers'),
+    ('cinc2020', lambda d: (d/'A1.hea').write_text('A1 1 500 10\nA1.mat 16+24 1000/mV 16 0 0 0 0 I\n#Dx: AF\n'), 'no usable record (1 skipped: A1.hea (signal file A1.mat not found))'),
     ('ptbxl', lambda d: (d/'ptbxl_database.csv').write_text('ecg_id,patient_id\n1,2\n'), 'scp_statements.csv: not found'),
 ])
 def test_bad_folders_are_one_line(tmp_path, kind, setup, reason):
@@ -61,3 +63,45 @@ def test_ptbxl_bad_scp_codes(tmp_path):
     db.write_text(db.read_text().replace("{'NORM': 100.0, 'SR': 0.0}", 'NORM=100', 1).replace('"NORM=100"', 'NORM=100'))
     r = ecgnb('import-physionet', '--kind', 'ptbxl', '--input-dir', d)
     assert r.returncode in (0, 2) and 'Traceback' not in r.stderr
+
+def _cinc2020_record(folder, name, comments):
+    "A 12-lead 500 Hz record written by wfdb whose header then reads like another institution's: `16x1+24` .mat samples, given comments."
+    import numpy as np, wfdb
+    folder.mkdir(parents=True, exist_ok=True)
+    sig = np.sin(np.arange(1000)[:, None] / (20 + np.arange(12))) * 0.5
+    wfdb.wrsamp(name, fs=500, units=['mV'] * 12, sig_name=['I', 'II', 'III', 'aVR', 'aVL', 'aVF'] + [f'V{i}' for i in range(1, 7)],
+                p_signal=sig, fmt=['16'] * 12, adc_gain=[1000.0] * 12, baseline=[0] * 12, write_dir=str(folder))
+    dat, hea = folder/f'{name}.dat', folder/f'{name}.hea'
+    (folder/f'{name}.mat').write_bytes(b'\0' * 24 + dat.read_bytes()); dat.unlink()
+    lines = [l.replace(f'{name}.dat 16 ', f'{name}.mat 16x1+24 ') for l in hea.read_text().splitlines() if l.strip() and not l.startswith('#')]
+    hea.write_text('\n'.join(lines + comments) + '\n')
+
+def test_cinc2020_cpsc2018_real(tmp_path):
+    if not samples_dir('cpsc2018'): pytest.skip('../shared/data/cpsc2018 is absent')
+    r = ecgnb('import-physionet', '--kind', 'cinc2020', '--input-dir', samples_dir('cpsc2018'), '--labels-out', tmp_path/'labels.json')
+    assert r.returncode == 0, r.stderr
+    assert '150 records, 150 patients' in r.stdout and 'normal 20, st_elevation 13, arrhythmia 31, afib 24' in r.stdout, r.stdout
+    assert 'right_bundle_branch_block 32' in r.stdout and 'skipped' not in r.stdout and 'unknown' not in r.stdout
+    text = (tmp_path/'labels.json').read_text()
+    assert '"age"' not in text and '"sex"' not in text and 'Male' not in r.stdout
+    recs, errs = load_folder(tmp_path/'labels.json')
+    assert len(recs) == 150 and not errs and recs[0].fs == 500
+
+def test_cinc2020_variants_and_bad_records(tmp_path):
+    d = tmp_path/'in'
+    _cinc2020_record(d/'ga', 'E00001', ['#Age: 61', '#Sex: Female', '#Dx: 426783006,59118001,164931005'])
+    _cinc2020_record(d/'ga', 'E00002', ['# Age: 35', '# Sex: Male', '# Dx: 164889003, 17338001, 999999999'])
+    _cinc2020_record(d, 'X1', ['#Age: 50', '#Sex: Male'])
+    (d/'X2.hea').write_text('not a header\n#Dx: 426783006\n')
+    r = ecgnb('import-physionet', '--kind', 'cinc2020', '--input-dir', d, '--labels-out', tmp_path/'l.json')
+    assert r.returncode == 0, r.stderr
+    assert 'skipped records 2: X1.hea (no diagnosis (#Dx: line)); X2.hea (unreadable header' in r.stdout, r.stdout
+    assert 'unknown codes (kept as labels): snomed:999999999 x1' in r.stdout and '61' not in r.stdout and 'emale' not in r.stdout
+    ents = {e.file: e for e in read_labels(tmp_path/'l.json')}
+    assert ents['ga/E00001.hea'].labels == ['normal', 'st_elevation', 'right_bundle_branch_block']
+    assert ents['ga/E00002.hea'].labels == ['arrhythmia', 'afib', 'snomed:999999999'] and ents['ga/E00002.hea'].age is None
+    r = ecgnb('import-physionet', '--kind', 'cinc2020', '--input-dir', d, '--labels-out', tmp_path/'k.json', '--keep-demographics')
+    assert r.returncode == 0 and 'age and sex kept' in r.stdout and '61' not in r.stdout, r.stdout
+    assert [(e.age, e.sex) for e in read_labels(tmp_path/'k.json')] == [(61, 'female'), (35, 'male')]
+    recs, errs = load_folder(tmp_path/'k.json')
+    assert len(recs) == 2 and not errs and recs[0].fs == 500
