@@ -5,13 +5,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: study test lab docs export clean-nbs check-sync nbtest pytest quick-study help
+.PHONY: help install study quick-study test lab docs export clean-nbs check-sync nbtest pytest
 
 help:
-	@echo "make study   install into .venv (once) and run the synthetic study (ecgnb study)"
-	@echo "make test    install into .venv (once) and run the whole test suite"
-	@echo "make lab     start JupyterLab in the same environment"
-	@echo "make docs    build the docs site into _docs/ (Quarto when present, offline fallback otherwise)"
+	@echo "make study        install into .venv (once) and run every report (ecgnb study)"
+	@echo "make quick-study  the same with small data and few epochs (ecgnb study --quick)"
+	@echo "make test         install into .venv (once) and run the whole test suite"
+	@echo "make install      only install into .venv (again when settings.ini or setup.py changed)"
+	@echo "make lab          start JupyterLab in the same environment"
+	@echo "make docs         build the docs site into _docs/ (Quarto when present, offline fallback otherwise)"
+	@echo "make export       write the library from the notebooks (nbdev_export)"
+	@echo "make clean-nbs    strip notebook metadata and execution counts (nbdev_clean), as make test expects"
+	@echo "make check-sync   fail when library, notebooks or README are out of step"
+	@echo "make nbtest       run the notebooks' tests only"
+	@echo "make pytest       run tests/ only"
 
 # Reinstall only when the project metadata changed (make compares the stamp's time with these files).
 $(STAMP): settings.ini setup.py
@@ -26,6 +33,9 @@ install: $(STAMP)
 study: $(STAMP)
 	$(BIN)/ecgnb study $(STUDY_ARGS)
 
+quick-study: $(STAMP)
+	$(BIN)/ecgnb study --quick $(STUDY_ARGS)
+
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=. $(LAB_ARGS)
 
@@ -34,6 +44,9 @@ docs: $(STAMP)
 
 export: $(STAMP)
 	$(BIN)/nbdev_export
+
+clean-nbs: $(STAMP)
+	$(BIN)/nbdev_clean && $(BIN)/nbdev_clean --fname reports
 
 # Fails when the exported library or a notebook is out of step with what nbdev would write.
 check-sync: $(STAMP)
