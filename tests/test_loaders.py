@@ -141,7 +141,7 @@ BAD_LABELS = [
     ('"a.npy"', 'expected a list of entries'),
     ('[]', 'no entries'),
     ('["a.npy"]', 'entry 0: expected an object'),
-    ('[{"file": "a.npy", "label": "x", "age": 71}]', "unknown key 'age'"),
+    ('[{"file": "a.npy", "label": "x", "birthdate": "1950-01-01"}]', "unknown key 'birthdate'"),   # age and sex are known keys (import-physionet --keep-demographics)
     ('[{"label": "x"}]', "missing 'file'"),
     ('[{"file": "a.npy", "filename": "a.npy", "label": "x"}]', "both 'file' and 'filename'"),
     ('[{"file": "b.npy", "label": "x"}]', 'file not found'),
