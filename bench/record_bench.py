@@ -14,7 +14,7 @@ import argparse, json, os, sys, time, tempfile
 from pathlib import Path
 import numpy as np, orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from service_bench import BIN, free_port, save_result, start, stop, wrk
+from service_bench import BIN, free_port, save_result, start, stop, time_jobs, wrk
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -66,12 +66,7 @@ def stages(model:str, x:np.ndarray, fs:float, n:int=100)->dict:
             'onnxruntime (CNN + trees)': lambda: eng.sess.run(None, {'signal': s[None, None], 'features': feats[None]}),
             'Engine.infer (all but parse)': lambda: eng.infer(xx, f),
             'peer: neurokit2 ecg_process': lambda: nk.ecg_process(xx[0].astype(np.float64), sampling_rate=int(f))}
-    out = {}
-    for k, fn in jobs.items():
-        fn(); t = time.perf_counter()
-        for _ in range(n): fn()
-        out[k] = round((time.perf_counter() - t)/n*1e6)
-    return out
+    return time_jobs(jobs, n)
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

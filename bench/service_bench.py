@@ -114,6 +114,10 @@ def stages(model:str, x:np.ndarray, fs:float, n:int=300)->dict:
                  'Engine.infer, reference (all but parse)': lambda: ref.infer(xx, f)}
     except ImportError: pass
     jobs['Engine.infer (all but parse)'] = lambda: eng.infer(xx, f)
+    return time_jobs(jobs, n)
+
+def time_jobs(jobs:dict, n:int)->dict:
+    "Microseconds per call of each job (name -> function of no arguments), after one warm-up call."
     out = {}
     for k, fn in jobs.items():
         fn(); t = time.perf_counter()

@@ -270,15 +270,6 @@ def _gradient_abs32(f):
     return g
 
 @_jit
-def _pct(a, p):
-    "np.percentile(a, p) (linear) of a sorted array."
-    m = a.shape[0]
-    v = p/100.0*(m - 1)
-    lo = int(np.floor(v)); hi = min(lo + 1, m - 1); t = v - lo
-    d = np.float64(a[hi]) - np.float64(a[lo])
-    return a[hi] - d*(1 - t) if t >= 0.5 else a[lo] + d*t
-
-@_jit
 def _pct_of(a, p):
     "np.percentile(a, p) (linear) of an unsorted array, which it reorders: two partial sorts instead of a full one."
     m = a.shape[0]
@@ -356,6 +347,7 @@ def _height32(y, p, fs):
         out[i] = h
     return out
 
+# %% ../nbs/02b_compiled.ipynb #ec473341
 @_jit
 def _reference32(v, nb, rank):
     "measures._reference, in float64."

@@ -116,6 +116,7 @@ def _to_apex(x:np.ndarray, fs:float, p:np.ndarray, half:float=0.05)->np.ndarray:
     first, last = np.argmax(s*win, axis=1), 2*w - np.argmax((s*win)[:, ::-1], axis=1)
     return np.unique(np.clip(p - w + (first + last)//2, 0, len(x) - 1))  # the middle of a clipped plateau
 
+# %% ../nbs/02a_measures.ipynb #09de001a
 def detect_rpeaks(x:np.ndarray,  # one lead, shape (n,) (a (1, n) array is accepted)
                   fs:float,       # sampling rate in Hz
                   mindelay:float=0.25,  # refractory period: of two candidates closer than this (s), the stronger stays
