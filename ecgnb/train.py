@@ -396,4 +396,6 @@ def _fmt(v): return 'n/a' if v is None else f"{v:.3f}"
 # %% ../nbs/07_train.ipynb #73c4a271
 if __name__ == '__main__' and 'ipykernel' not in sys.modules and not hasattr(sys, 'ps1'):
     from ecgnb.cli import main as _main
-    sys.exit(_main(['train', *sys.argv[1:]]))
+    _rc = _main(['train', *sys.argv[1:]])
+    if _dist_info()[1] > 1: sys.stdout.flush(); sys.stderr.flush(); os._exit(_rc or 0)
+    sys.exit(_rc)
