@@ -10,14 +10,14 @@ import numpy as np
 from fastcore.script import Param
 from .core import ECGError, ECGDataError, STARTER_LABELS, atomic_dir, atomic_write, file_sha256
 from .signal import bandpass
-from .measures import detect_rpeaks, heart_rate, hrv_features, signal_quality, st_level, p_wave_presence, p_wave_snr, qrs_width
+from .measures import detect_rpeaks, heart_rate, hrv_features, signal_quality, st_level, j_point_st, match_beats, p_wave_presence, p_wave_snr, qrs_width
 from .synth import synth_ecg, save_synth, ST_SHAPES
 
 # %% auto #0
-__all__ = ['THRESHOLDS', 'CHECKS', 'CONTIGUOUS', 'EXPECTED', 'ectopic_beats', 'waveform_features', 'check_regular',
-           'check_normal', 'check_tachycardia', 'check_st_elevation', 'check_afib', 'check_arrhythmia', 'contiguous_st',
-           'check_record', 'check_matrix', 'write_fixtures', 'fixtures_cli', 'check_folder', 'format_checks',
-           'check_waveforms_cli', 'evaluate_af_check']
+__all__ = ['THRESHOLDS', 'CHECKS', 'ST_PAIRS', 'EXPECTED', 'ectopic_beats', 'waveform_features', 'check_regular', 'check_normal',
+           'check_tachycardia', 'check_st_elevation', 'check_afib', 'check_arrhythmia', 'j_threshold',
+           'st_elevation_12', 'check_record', 'check_matrix', 'write_fixtures', 'fixtures_cli', 'rhythm_lead',
+           'check_folder', 'format_checks', 'check_waveforms_cli', 'evaluate_af_check', 'evaluate_st_check']
 
 # %% ../nbs/03a_checks.ipynb #4b3f203a
 def ectopic_beats(x:np.ndarray,  # one lead (mV)
@@ -106,7 +106,7 @@ def check_regular(f:dict, t:dict=THRESHOLDS)->tuple:
 def check_normal(f, t=THRESHOLDS):
     "Normal sinus rhythm: regular, 50-100 bpm, P waves, no ST elevation, less than one ectopic beat per 10 s, no pause."
     parts = [_regular(f, t), (t['hr_lo'] <= f['hr'] <= t['hr_tachy'], f"HR {_fmt(f['hr'], 0)} bpm"), _p(f, t),
-             (not f['st_mv'] >= t['st_mv'], f"ST {_fmt(f['st_mv'])} mV"),
+             (not _st_up(f, t), f"ST {_fmt(f['st_mv'])} mV" + (f" at J ({f['st_leads']})" if 'st_elevated' in f else '')),
              (f['ectopic_per_10s'] < t['ectopic_per_10s'] and f['pauses'] == 0, f"{f['ectopic']} ectopic, {f['pauses']} pauses")]
     return _all(parts)
 
@@ -114,10 +114,14 @@ def check_tachycardia(f, t=THRESHOLDS):
     "Sinus tachycardia: above 100 bpm, regular, with P waves."
     return _all([(f['hr'] > t['hr_tachy'], f"HR {_fmt(f['hr'], 0)} bpm"), _regular(f, t), _p(f, t)])
 
+def _st_up(f, t):
+    "ST elevation: the twelve-lead verdict when there is one (`st_elevation_12`), else one lead's level at J + 60 ms."
+    return bool(f['st_elevated']) if 'st_elevated' in f else f['st_mv'] >= t['st_mv']
+
 def check_st_elevation(f, t=THRESHOLDS):
-    "ST elevation: median ST level at J+60 ms at least 0.1 mV."
-    where = f" in two {f['st_leads']} leads" if f.get('st_leads') else ''
-    return _all([(f['st_mv'] >= t['st_mv'], f"ST {_fmt(f['st_mv'])} mV{where}")])
+    "ST elevation: on twelve leads the J-point criteria over contiguous leads; on one lead, ST at J + 60 ms at least 0.1 mV."
+    if 'st_elevated' in f: return bool(f['st_elevated']), f['st_rule']
+    return _all([(_st_up(f, t), f"ST {_fmt(f['st_mv'])} mV")])
 
 def check_afib(f, t=THRESHOLDS):
     "AF-like: irregular RR and no distinct P waves."
@@ -137,37 +141,63 @@ def _all(parts):
 CHECKS = dict(normal=check_normal, st_elevation=check_st_elevation, arrhythmia=check_arrhythmia, afib=check_afib,
               tachycardia=check_tachycardia, regular=check_regular)
 
+# %% ../nbs/03a_checks.ipynb #b1e5a001
+ST_PAIRS = (('I', 'aVL'), ('I', 'V5'), ('I', 'V6'), ('II', 'III'), ('II', 'aVF'), ('III', 'aVF'),
+            ('V1', 'V2'), ('V2', 'V3'), ('V3', 'V4'), ('V4', 'V5'), ('V5', 'V6'))
+
+def j_threshold(lead:str,             # lead name
+                age:float|None=None,   # years, when known
+                sex:str|None=None      # 'male' or 'female', when known
+               )->float:              # mV
+    "The J-point elevation a lead must reach (4th UDMI): 0.1 mV, in V2-V3 by sex and age, the strictest when unknown."
+    if lead.strip().upper() not in ('V2', 'V3'): return 0.1
+    if sex == 'female': return 0.15
+    if sex == 'male' and age is not None: return 0.2 if age >= 40 else 0.25
+    return 0.25
+
+# %% ../nbs/03a_checks.ipynb #b1e5a004
+def st_elevation_12(x:np.ndarray,        # (leads, n) in mV
+                    fs:float,             # sampling rate (Hz)
+                    names:list[str],      # lead names
+                    peaks:np.ndarray,     # R-peaks of the dominant beats (from the rhythm lead)
+                    age:float|None=None,  # years, for the V2-V3 threshold
+                    sex:str|None=None     # 'male' or 'female', for the V2-V3 threshold
+                   )->dict|None:          # elevated, pairs, st_mv, st_leads, qrs_s, rule; None without a contiguous pair or beats
+    "ST elevation over twelve leads by the J-point criteria of the 4th UDMI (concordant elevation only when QRS >= 120 ms)."
+    at = {str(n).strip().upper(): i for i, n in enumerate(names)}
+    pairs = [(a, b) for a, b in ST_PAIRS if a.upper() in at and b.upper() in at]
+    m = j_point_st(x, fs, peaks) if pairs else None
+    if m is None: return None
+    if m['qrs_s'] > 0.2: return dict(elevated=False, pairs=[], st_mv=float('nan'), st_leads='', qrs_s=float(m['qrs_s']),
+                                     rule=f"ST not judged: no J point within 200 ms of QRS onset (noise or a very wide complex)")
+    level = {a: float(m['st'][at[a.upper()]]) for p in pairs for a in p}
+    wide = m['qrs_s'] >= 0.12
+    def meets(a): return level[a] >= j_threshold(a, age, sex) and (not wide or m['polarity'][at[a.upper()]] > 0)
+    hit = [f"{a}-{b}" for a, b in pairs if meets(a) and meets(b)]
+    a, b = max(pairs, key=lambda p: min(level[p[0]], level[p[1]]))     # the pair that rises most
+    v23 = j_threshold('V2', age, sex)
+    rule = (f"0.10 mV, V2-V3 {v23:.2f} mV" + ('' if sex and (age is not None or sex == 'female') else ' (age or sex unknown: the strictest)')
+            + (f"; QRS {1000*m['qrs_s']:.0f} ms: only elevation concordant with the QRS counts" if wide else ''))
+    why = (f"J-point elevation in {', '.join(hit)}" if hit else
+           f"no two contiguous leads reach the J-point thresholds (highest {a}-{b}: {level[a]:.2f}, {level[b]:.2f} mV)")
+    return dict(elevated=bool(hit), pairs=hit, st_mv=min(level[a], level[b]), st_leads=', '.join(hit) or f"{a}-{b}",
+                qrs_s=float(m['qrs_s']), rule=f"{why}; thresholds {rule}")
+
 # %% ../nbs/03a_checks.ipynb #ba71c6d6
-CONTIGUOUS = {'inferior': ('II', 'III', 'aVF'), 'lateral': ('I', 'aVL', 'V5', 'V6'), 'anterior': ('V1', 'V2', 'V3', 'V4')}
-
-def contiguous_st(x:np.ndarray,   # (leads, n) in mV
-                  fs:float,
-                  names:list[str], # lead names
-                  peaks:np.ndarray,# R-peaks of the dominant beats (from the rhythm lead)
-                  j_offset:float=0.06  # where after J the level is read (s)
-                 )->tuple:         # (ST level reached in two contiguous leads (mV), territory) or (nan, None)
-    "The highest ST level (J + 60 ms) found in at least two contiguous leads of one territory."
-    low = {str(n).strip().upper(): i for i, n in enumerate(names)}
-    best = (float('nan'), None)
-    for terr, group in CONTIGUOUS.items():
-        idx = [low[g.upper()] for g in group if g.upper() in low]
-        if len(idx) < 2: continue
-        st = sorted((st_level(x[i], fs, peaks, j_offset=j_offset)[1] for i in idx), reverse=True)
-        if not np.isnan(st[1]) and (np.isnan(best[0]) or st[1] > best[0]): best = (float(st[1]), terr)
-    return best
-
 def check_record(x:np.ndarray,   # one lead (mV): the rhythm lead
                  fs:float,        # sampling rate (Hz)
                  labels:list[str],# the record's labels
                  thresholds:dict=THRESHOLDS,
-                 all_leads:np.ndarray|None=None,  # (leads, n) in mV, for the ST criterion over contiguous leads
-                 names:list[str]|None=None        # names of `all_leads`
+                 all_leads:np.ndarray|None=None,  # (leads, n) in mV, for the ST criteria over contiguous leads
+                 names:list[str]|None=None,       # names of `all_leads`
+                 age:float|None=None,             # years, for the V2-V3 ST threshold
+                 sex:str|None=None                # 'male' or 'female', for the V2-V3 ST threshold
                 )->list[dict]:    # one row per label: label, status (PASS/FAIL/SKIP), reason, features
-    "Check a record against each of its labels (ST over contiguous leads when several standard leads are given)."
+    "Check a record against each of its labels (ST by the twelve-lead criteria when the standard leads are given)."
     f, dom = _features(x, fs); f['duration'] = len(np.ravel(x))/fs
     if all_leads is not None and names is not None and len(names) > 1 and len(dom) >= 2:
-        st, terr = contiguous_st(all_leads, fs, names, dom, 0.04 if f['hr'] > 100 else 0.06)
-        if terr is not None: f.update(st_mv=st, st_leads=terr)
+        if (s := st_elevation_12(all_leads, fs, names, dom, age, sex)) is not None:
+            f.update(st_mv=s['st_mv'], st_leads=s['st_leads'], st_elevated=s['elevated'], st_rule=s['rule'])
     rows = []
     for lab in labels:
         if lab not in CHECKS: rows.append(dict(label=lab, status='SKIP', reason='no check for this label', **f)); continue
@@ -253,6 +283,21 @@ def _pick_lead(rec)->tuple[np.ndarray, str]:
     scale = _TO_MV.get(u)
     return np.asarray(rec.signal[i], np.float32)*(scale or 1.0), ('' if scale else f"unit {u!r} taken as mV; ")
 
+
+# %% ../nbs/03a_checks.ipynb #c2f0a001
+def rhythm_lead(x:np.ndarray,      # (leads, n) in mV
+                fs:float,           # sampling rate (Hz)
+                names:list[str]     # lead names
+               )->int:             # index into x
+    "The lead to time the beats on: lead II, unless its beats disagree with the other leads' (then the lead that agrees best)."
+    peaks = [detect_rpeaks(lead, fs) for lead in x]
+    tol = int(round(0.05*fs))
+    def f1(a, b): tp, fp, fn = match_beats(a, b, tol); return 2*tp/max(2*tp + fp + fn, 1)
+    agree = [np.median([f1(p, q) for j, q in enumerate(peaks) if j != k]) if len(x) > 1 else 1.0 for k, p in enumerate(peaks)]
+    ii = next((k for k, nm in enumerate(names) if str(nm).strip().upper() in ('II', 'MLII', 'ECG II')), None)
+    return ii if ii is not None and agree[ii] >= 0.9 else int(np.argmax(agree))
+
+# %% ../nbs/03a_checks.ipynb #c2f0a004
 def check_folder(folder:Path|str, thresholds:dict=THRESHOLDS)->list[dict]:
     "Check every labelled record (or segment) of a folder; one row per file and label."
     from ecgnb.loaders import load_folder
@@ -264,13 +309,15 @@ def check_folder(folder:Path|str, thresholds:dict=THRESHOLDS)->list[dict]:
         if not r.label:
             rows.append(dict(file=name, label='-', status='SKIP', reason='no label')); continue
         x, note = _pick_lead(r)
+        allx = np.asarray(r.signal, np.float32)*(_TO_MV.get(str(r.units[0]).strip().lower()) or 1.0)
+        if r.n_leads > 1: x = allx[rhythm_lead(allx, r.fs, r.leads)]
+        demo = (r.meta.get('age'), r.meta.get('sex'))
         parts = [(name, 0, len(x), r.label)] if not r.segments else \
                 [(f"{name}[{s['start']}:{s['end']}]", s['start'], s['end'], s['label']) for s in r.segments]
         for nm, a, b, labs in parts:
             if (b - a) < 3*r.fs:
                 rows.append(dict(file=nm, label=';'.join(labs), status='SKIP', reason='shorter than 3 s')); continue
-            allx = np.asarray(r.signal, np.float32)[:, a:b]*(_TO_MV.get(str(r.units[0]).strip().lower()) or 1.0)
-            for row in check_record(x[a:b], r.fs, labs, thresholds, allx, r.leads):
+            for row in check_record(x[a:b], r.fs, labs, thresholds, allx[:, a:b], r.leads, *demo):
                 row.update(file=nm, reason=note + row['reason']); rows.append(row)
     return sorted(rows, key=lambda r: r['file'])
 
@@ -332,3 +379,27 @@ def evaluate_af_check(folder:Path|str,    # CinC 2017 folder: WFDB records and R
     tp = sum(r['af'] for r in rows if r['ref'] == 'A'); fn = sum(not r['af'] for r in rows if r['ref'] == 'A')
     tn = sum(not r['af'] for r in rows if r['ref'] == 'N'); fp = sum(r['af'] for r in rows if r['ref'] == 'N')
     return dict(sensitivity=tp/max(tp + fn, 1), specificity=tn/max(tn + fp, 1), tp=tp, fn=fn, tn=tn, fp=fp, rows=rows)
+
+# %% ../nbs/03a_checks.ipynb #c2f0a102
+def evaluate_st_check(folder:Path|str  # PhysioNet 2020/2021 folder: WFDB headers with #Dx (and #Age, #Sex)
+                     )->dict:          # sensitivity, specificity, counts, false alarms by label, per-record rows
+    "Score the twelve-lead ST check: ST-elevation records against normal ECGs, and its calls on records without ST findings."
+    from collections import Counter
+    from ecgnb.loaders import read_record
+    from ecgnb.physionet import cinc2020_header, cinc2020_label
+    rows = []
+    for h in sorted(Path(folder).rglob('*.hea')):
+        info, r = cinc2020_header(h), read_record(h, lead='all')
+        x = np.asarray(r.signal, np.float32)
+        k = rhythm_lead(x, r.fs, r.leads)
+        f, dom = _features(x[k], r.fs)
+        s = st_elevation_12(x, r.fs, r.leads, dom, info['age'], info['sex']) if len(dom) >= 2 else None
+        rows.append(dict(record=h.stem, labels=[cinc2020_label(d)[0] for d in info['dx']], rhythm_lead=r.leads[k],
+                         elevated=bool(s and s['elevated']), st_leads=s and s['st_leads'], st_mv=s and s['st_mv'], qrs_s=s and s['qrs_s']))
+    ste = [r for r in rows if 'st_elevation' in r['labels']]
+    normal = [r for r in rows if r['labels'] == ['normal']]
+    no_st = [r for r in rows if not {'st_elevation', 'st_depression', 'normal'} & set(r['labels'])]
+    tp, tn = sum(r['elevated'] for r in ste), sum(not r['elevated'] for r in normal)
+    return dict(sensitivity=tp/max(len(ste), 1), specificity=tn/max(len(normal), 1), tp=tp, fn=len(ste) - tp, tn=tn,
+                fp=len(normal) - tn, n_no_st=len(no_st), false_alarms=dict(Counter(l for r in no_st if r['elevated'] for l in r['labels'])),
+                rows=rows)

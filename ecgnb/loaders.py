@@ -676,6 +676,7 @@ def load_folder(folder:Path|str,     # dataset folder (with or without labels.js
                 errs.append(err); continue
             r.label, r.patient_id, r.segments = e.labels, e.patient_id, e.segments
             if e.strat_fold is not None: r.meta['strat_fold'] = e.strat_fold
+            r.meta |= {k: v for k in ('age', 'sex') if (v := getattr(e, k)) is not None}   # kept only on request: ST criteria
             recs.append(r)
     else:
         if not folder.is_dir(): raise ECGError(f'{folder}: not a folder')

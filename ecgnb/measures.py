@@ -14,9 +14,10 @@ from .signal import as_signal, check_fs, bandpass, resample, _edge_pad, _running
 
 # %% auto #0
 __all__ = ['BEAT_SYMBOLS', 'DETECTORS', 'detect_rpeaks', 'rr_intervals', 'heart_rate', 'hrv_features', 'clipped_fraction',
-           'signal_quality', 'recording_measures', 'qrs_width', 'st_level', 'corr_rows', 'p_wave_presence',
-           'p_wave_snr', 'match_beats', 'beat_scores', 'read_annotated', 'annotated_records', 'vf_spans',
-           'score_rpeaks', 'score_total', 'format_scores', 'score_rpeaks_cli', 'drop_beats', 'write_annotated']
+           'signal_quality', 'recording_measures', 'qrs_width', 'st_level', 'j_point_st', 'corr_rows',
+           'p_wave_presence', 'p_wave_snr', 'match_beats', 'beat_scores', 'read_annotated', 'annotated_records',
+           'vf_spans', 'score_rpeaks', 'score_total', 'format_scores', 'score_rpeaks_cli', 'drop_beats',
+           'write_annotated']
 
 # %% ../nbs/02a_measures.ipynb #4a717616
 def _qrs_segments(q:np.ndarray, fs:float, smooth=0.1, avg=0.75, k=1.5, minlen=0.4):
@@ -236,10 +237,13 @@ def _template(x:np.ndarray, fs:float, peaks:np.ndarray):
     if len(beats) < 2: return None
     return beats, kept, np.median(beats, 0)
 
-def _qrs_edges(tpl:np.ndarray, fs:float, frac:float=0.06, quiet:float=0.02)->tuple:
-    "QRS onset and offset (samples, in template coordinates) of a median beat whose R-peak is at int(_BEFORE*fs)."
+def _abs_slope(tpl:np.ndarray, fs:float)->np.ndarray:
+    "Absolute derivative of a median beat, smoothed over 10 ms."
+    return uniform_filter1d(np.abs(np.gradient(tpl)), max(1, int(round(0.01*fs))))
+
+def _slope_edges(sl:np.ndarray, fs:float, frac:float=0.06, quiet:float=0.02)->tuple:
+    "QRS onset and offset (template samples) where the smoothed slope `sl` leaves and rejoins its quiet level."
     r = int(round(_BEFORE*fs))
-    sl = uniform_filter1d(np.abs(np.gradient(tpl)), max(1, int(round(0.01*fs))))
     near = sl[max(0, r - int(0.06*fs)): r + int(0.06*fs)]
     low = sl < frac*near.max()
     k = max(1, int(round(quiet*fs)))
@@ -247,8 +251,13 @@ def _qrs_edges(tpl:np.ndarray, fs:float, frac:float=0.06, quiet:float=0.02)->tup
     before = np.flatnonzero(run[: max(0, r - k)])
     after = np.flatnonzero(run[r:]) + r
     on = int(before[-1] + k) if len(before) else max(0, r - int(0.06*fs))
-    off = int(after[0]) if len(after) else min(len(tpl) - 1, r + int(0.06*fs))
+    off = int(after[0]) if len(after) else min(len(sl) - 1, r + int(0.06*fs))
     return on, off
+
+def _qrs_edges(tpl:np.ndarray, fs:float, frac:float=0.06, quiet:float=0.02)->tuple:
+    "QRS onset and offset (samples, in template coordinates) of a median beat whose R-peak is at int(_BEFORE*fs)."
+    return _slope_edges(_abs_slope(tpl, fs), fs, frac, quiet)
+
 
 # %% ../nbs/02a_measures.ipynb #5d2d6bf5
 def qrs_width(x:np.ndarray,  # one lead
@@ -264,6 +273,16 @@ def qrs_width(x:np.ndarray,  # one lead
     return (off - on)/fs
 
 # %% ../nbs/02a_measures.ipynb #0ac12dde
+def _pr_baseline(T:np.ndarray,  # median beats, (leads, samples)
+                 on:int, fs:float)->tuple:
+    "(start, end) of the flattest 20 ms of all leads together within the 100 ms before QRS onset `on`: the PR segment."
+    w = max(1, int(round(0.02*fs)))
+    lo = max(0, on - int(round(0.1*fs)))
+    if on - lo < w: lo, on = 0, max(on, w)
+    seg = np.lib.stride_tricks.sliding_window_view(T[:, lo:on], w, axis=1)
+    b0 = lo + int(np.argmin(seg.std(-1).sum(0)))
+    return b0, b0 + w
+
 def st_level(x:np.ndarray,  # one lead, in mV
              fs:float,       # sampling rate in Hz
              peaks:np.ndarray|None=None,  # R-peaks (detected when None)
@@ -276,14 +295,28 @@ def st_level(x:np.ndarray,  # one lead, in mV
     if t is None: return np.zeros(0, np.float32), float('nan')
     beats, _, tpl = t
     on, off = _qrs_edges(tpl, fs)
-    w = max(1, int(round(0.02*fs)))
-    lo = max(0, on - int(round(0.1*fs)))
-    if on - lo < w: lo, on = 0, max(on, w)
-    seg = np.lib.stride_tricks.sliding_window_view(tpl[lo:on], w)
-    b0 = lo + int(np.argmin(seg.std(1)))  # flattest 20 ms before onset
+    b0, b1 = _pr_baseline(tpl[None], on, fs)
     j = min(off + int(round(j_offset*fs)), beats.shape[1] - 1)
-    st = beats[:, j] - beats[:, b0:b0 + w].mean(1)
+    st = beats[:, j] - beats[:, b0:b1].mean(1)
     return st.astype(np.float32), float(np.median(st))
+
+# %% ../nbs/02a_measures.ipynb #a7e3j002
+def j_point_st(X:np.ndarray,    # (leads, samples) in mV
+               fs:float,         # sampling rate in Hz
+               peaks:np.ndarray  # R-peaks of the dominant beats, from one rhythm lead
+              )->dict|None:      # st (mV per lead), polarity (+1/-1 per lead), qrs_s, onset, j (template samples); None below 2 beats
+    "ST level at the J point of every lead against the PR baseline, with one QRS onset and J point for all leads."
+    fs = check_fs(fs)
+    X = np.asarray(X, np.float32)
+    if X.ndim != 2: raise ECGError(f"j_point_st takes (leads, samples), got shape {X.shape}")
+    tpl = [_template(x, fs, peaks) for x in X]
+    if not tpl or any(t is None for t in tpl): return None
+    T = np.stack([t[2] for t in tpl])
+    on, j = _slope_edges(sum(_abs_slope(t, fs) for t in T), fs)
+    b0, b1 = _pr_baseline(T, on, fs)
+    base = T[:, b0:b1].mean(1)
+    qrs = T[:, on:j + 1] - base[:, None]
+    return dict(st=T[:, j] - base, polarity=np.where(qrs.max(1) >= -qrs.min(1), 1, -1), qrs_s=(j - on)/fs, onset=on, j=j)
 
 # %% ../nbs/02a_measures.ipynb #ba72d1e2
 def _p_stretch(tpl:np.ndarray, fs:float)->tuple|None:

@@ -222,7 +222,9 @@ _ST_ADJUST = {'concave': (1.0, 0.35), 'convex': (1.0, -0.6), 'tombstone': (0.65,
 def _add_st_elevation(x, fid, types, pt:Patient, rng, cp, st_mv, st_shape, territory, lv, fs)->dict:
     "Add ST elevation (and its shape's R and T changes) to `x` (leads, n) in place; returns the drawn parameters."
     n = x.shape[1]
-    st = float(rng.uniform(*cp['st_mv'])) if st_mv is None else float(st_mv)
+    lo, hi = cp['st_mv']
+    if territory == 'anterior': lo = max(lo, 0.3)   # V2-V3 must reach 0.25 mV, the strictest J-point threshold
+    st = float(rng.uniform(lo, hi)) if st_mv is None else float(st_mv)
     shape = str(rng.choice(cp['st_shape'])) if st_shape is None else st_shape
     x += _st_events(fid, types, st, shape, territory, lv, fs, n)
     r_fac, t_chg = _ST_ADJUST[shape]

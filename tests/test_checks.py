@@ -70,10 +70,33 @@ def test_user_errors(tmp_path):
     assert (tmp_path/'mine'/'keep.csv').read_text() == '1\n2\n'
 
 def test_twelve_leads(tmp_path):
-    "12-lead fixtures pass too: the ST criterion is read over contiguous leads."
+    "12-lead fixtures pass too: ST elevation is judged by the J-point criteria over contiguous leads."
     r = ecgnb('fixtures', '--out', tmp_path/'fx12', '--n-per-class', 1, '--duration', 8, '--leads', 12)
     assert r.returncode == 0, r.stderr
     assert np.load(tmp_path/'fx12'/'normal_00.npy').shape == (12, 2000)
     r = ecgnb('check-waveforms', tmp_path/'fx12')
     assert r.returncode == 0, r.stdout + r.stderr
-    assert 'in two inferior leads' in next(l for l in r.stdout.splitlines() if l.startswith('st_elevation_00'))
+    assert 'J-point elevation in II-III, II-aVF, III-aVF' in next(l for l in r.stdout.splitlines() if l.startswith('st_elevation_00'))
+
+def test_cpsc_st_elevation_with_and_without_demographics(tmp_path):
+    "Real 12-lead records: the V2-V3 threshold follows age and sex when the import kept them, the strictest otherwise; neither is printed."
+    import shutil
+    from ecgnb.core import samples_dir
+    src = samples_dir('cpsc2018')
+    if src is None: pytest.skip('../shared/data/cpsc2018 is absent')
+    d = tmp_path/'cpsc'; d.mkdir()
+    for n in ('A0147', 'A0032', 'A0133', 'A0002'):        # STE man 52 (V2-V3), STE man 30 (V4-V6), normal with J 0.11 mV in V2-V3, normal
+        for ext in ('.hea', '.mat'): shutil.copy(src/f'{n}{ext}', d)
+    def run(*flags):
+        r = ecgnb('import-physionet', '--kind', 'cinc2020', '--input-dir', d, *flags)
+        assert r.returncode == 0, r.stderr
+        r = ecgnb('check-waveforms', d, '--report', tmp_path/'rep.json')
+        rows = json.loads((tmp_path/'rep.json').read_text())
+        assert not {'age', 'sex'} & {k for row in rows for k in row} and 'male' not in r.stdout
+        return {row['file'].split('.')[0]: (row['status'], row['reason']) for row in rows}
+    kept = run('--keep-demographics')
+    assert {k: s for k, (s, _) in kept.items()} == dict(A0147='PASS', A0032='PASS', A0133='PASS', A0002='PASS'), kept
+    assert 'V2-V3' in kept['A0147'][1] and 'V2-V3 0.20 mV' in kept['A0147'][1]
+    strict = run()
+    assert strict['A0147'][0] == 'FAIL' and 'the strictest' in strict['A0147'][1], strict['A0147']
+    assert strict['A0032'][0] == 'PASS'
