@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterable
 
 # %% auto #0
-__all__ = ['STARTER_LABELS', 'ECGError', 'ECGDataError', 'label_vocab', 'project_root', 'samples_dir', 'atomic_write',
+__all__ = ['STARTER_LABELS', 'LEADS_12', 'ECGError', 'ECGDataError', 'label_vocab', 'project_root', 'samples_dir', 'atomic_write',
            'atomic_dir', 'file_sha256', 'tree_sha256', 'git_commit', 'env_info', 'decide', 'pause_point']
 
 # %% ../nbs/00_core.ipynb #a6d0fae9
@@ -25,6 +25,7 @@ class ECGDataError(ECGError, ValueError):
 
 # %% ../nbs/00_core.ipynb #b0f0058d
 STARTER_LABELS = ('normal', 'st_elevation', 'arrhythmia', 'afib', 'tachycardia')
+LEADS_12 = ('I', 'II', 'III', 'aVR', 'aVL', 'aVF', 'V1', 'V2', 'V3', 'V4', 'V5', 'V6')   # the standard order
 
 def label_vocab(labels:Iterable[str])->list[str]:
     "The starter labels in their fixed order, then every other label found, sorted."

@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 import numpy as np, pandas as pd
 import torch
 from torch.utils.data import Dataset, Sampler
-from .core import ECGError, ECGDataError, atomic_dir, tree_sha256
+from .core import ECGError, ECGDataError, LEADS_12, atomic_dir, tree_sha256
 
 # %% auto #0
 __all__ = ['write_processed', 'toy_processed', 'Processed', 'load_processed', 'split_patients', 'indices', 'data_hash',
@@ -110,6 +110,13 @@ class Processed:
     def multilabel(self)->bool:
         "True when some window carries more or fewer than one label."
         return bool((self.y.sum(1) != 1).any())
+    @property
+    def leads(self)->list|None:
+        "Names of the windows' rows when `prepare --lead` fixed them ('standard': the twelve in order; one named lead), else None."
+        lead = (self.report.get('config') or {}).get('lead')
+        if lead == 'standard' and self.n_leads == 12: return list(LEADS_12)
+        if isinstance(lead, str) and self.n_leads == 1 and lead.lower() != 'all' and not lead.lstrip('-').isdigit(): return [lead]
+        return None
     def __repr__(self):
         return (f"Processed({self.path.name}: {len(self.X)} windows x {self.n_leads} lead(s) x {self.window} samples "
                 f"at {self.fs:g} Hz, labels {self.labels}, splits " +

@@ -11,12 +11,12 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
 import numpy as np
-from .core import ECGError, ECGDataError, label_vocab, samples_dir
+from .core import ECGError, ECGDataError, LEADS_12, label_vocab, samples_dir
 
 # %% auto #0
-__all__ = ['SIGNAL_EXTS', 'ENTRY_KEYS', 'CONSENT_KINDS', 'USABLE_CONSENT', 'Record', 'is_ecg_lead', 'pick_leads', 'time_unit',
-           'uniform_grid', 'resolve_record_path', 'read_record', 'LabelEntry', 'read_labels', 'consent_kind',
-           'load_folder', 'patient_split', 'patient_kfold', 'split_report', 'pseudonymize', 'load_salt']
+__all__ = ['SIGNAL_EXTS', 'ENTRY_KEYS', 'CONSENT_KINDS', 'USABLE_CONSENT', 'Record', 'is_ecg_lead', 'standard_leads',
+           'pick_leads', 'time_unit', 'uniform_grid', 'resolve_record_path', 'read_record', 'LabelEntry', 'read_labels',
+           'consent_kind', 'load_folder', 'patient_split', 'patient_kfold', 'split_report', 'pseudonymize', 'load_salt']
 
 # %% ../nbs/01_loaders.ipynb #5a94e8bf
 @dataclass(repr=False)
@@ -56,14 +56,32 @@ def is_ecg_lead(name:str)->bool:
     n = re.sub(r'^(lead|ch|channel)[\s_-]*', '', str(name).strip(), flags=re.I).replace(' ', '').replace('-', '')
     return bool(_ECG_NAME.search(n))
 
+_LEAD_ALIASES = {'D1': 'I', 'D2': 'II', 'D3': 'III', 'DI': 'I', 'DII': 'II', 'DIII': 'III'}
+
+def standard_leads(names:Sequence[str],  # channel names in the file
+                   path=None              # file named in errors
+                  )->list[int]:           # channel index of each of LEADS_12, in that order
+    "Where the twelve standard leads are, in the standard order; a missing, doubled or unknown lead is a data error."
+    norm = [re.sub(r'^(lead|ecg)[\s_-]*', '', str(s).strip(), flags=re.I).replace(' ', '').upper() for s in names]
+    norm = [_LEAD_ALIASES.get(s, s) for s in norm]
+    want = [l.upper() for l in LEADS_12]
+    if doubled := sorted({LEADS_12[want.index(s)] for s in norm if s in want and norm.count(s) > 1}):
+        raise ECGDataError(path, f"lead {', '.join(doubled)} appears more than once: the file has {', '.join(map(str, names))}")
+    if missing := [l for l, w in zip(LEADS_12, want) if w not in norm]:
+        odd = [str(n) for n, s in zip(names, norm) if s not in want]
+        raise ECGDataError(path, f"missing standard lead{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
+                                 + (f"; not a standard lead name: {', '.join(odd)}" if odd else '') + f" (the file has {', '.join(map(str, names))})")
+    return [norm.index(w) for w in want]
+
 def pick_leads(names:Sequence[str],   # channel names in the file
                units:Sequence[str],   # channel units
-               lead=None,             # None (first ECG lead), 'all', an index or a name
+               lead=None,             # None (first ECG lead), 'all', 'standard' (the 12 leads in order), an index or a name
                path=None)->list[int]: # file named in errors
     "Indices of the channels to read."
     n = len(names)
     if n == 0: raise ECGDataError(path, 'no signal channels')
     if isinstance(lead, str) and lead.lower() == 'all': return list(range(n))
+    if isinstance(lead, str) and lead.lower() == 'standard': return standard_leads(names, path)
     if lead is None:
         for ok in (lambda i: is_ecg_lead(names[i]), lambda i: str(units[i]).strip().lower() in _VOLT, lambda i: True):
             if (hit := next((i for i in range(n) if ok(i)), None)) is not None: return [hit]

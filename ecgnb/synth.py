@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 from scipy import signal as sps
-from .core import ECGError, STARTER_LABELS, atomic_dir, atomic_write
+from .core import ECGError, STARTER_LABELS, LEADS_12, atomic_dir, atomic_write
 
 # %% auto #0
-__all__ = ['CLASS_PARAMS', 'LEADS_12', 'LEAD_VECTORS', 'ST_TERRITORIES', 'ST_SHAPES', 'AF_DIR', 'NOISE_PRESETS', 'SYNTH_VERSION',
-           'Patient', 'make_patient', 'sinus_beats', 'rr_irregularity', 'af_beats', 'f_waves', 'baseline_wander',
-           'powerline', 'emg_noise', 'electrode_motion', 'noise_for_snr', 'make_noise', 'SynthECG', 'synth_ecg',
-           'ecg_paper_plot', 'save_synth', 'generate_dataset']
+__all__ = ['CLASS_PARAMS', 'LEAD_VECTORS', 'ST_TERRITORIES', 'ST_SHAPES', 'AF_DIR', 'NOISE_PRESETS', 'SYNTH_VERSION', 'Patient',
+           'make_patient', 'sinus_beats', 'rr_irregularity', 'af_beats', 'f_waves', 'baseline_wander', 'powerline',
+           'emg_noise', 'electrode_motion', 'noise_for_snr', 'make_noise', 'SynthECG', 'synth_ecg', 'ecg_paper_plot',
+           'save_synth', 'generate_dataset']
 
 # %% ../nbs/03_synth.ipynb #d5d66620
 CLASS_PARAMS = {  # per-record rhythm parameters; (lo, hi) ranges are sampled uniformly
@@ -30,8 +30,6 @@ CLASS_PARAMS = {  # per-record rhythm parameters; (lo, hi) ranges are sampled un
 }
 
 # %% ../nbs/03_synth.ipynb #67ff5ef9
-LEADS_12 = ('I', 'II', 'III', 'aVR', 'aVL', 'aVF', 'V1', 'V2', 'V3', 'V4', 'V5', 'V6')
-
 def _lead_vectors()->np.ndarray:
     "(12, 3) projection vectors of the standard leads (x left, y inferior, z anterior)."
     fr = lambda deg: np.array([math.cos(math.radians(deg)), math.sin(math.radians(deg)), 0.0])

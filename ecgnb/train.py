@@ -215,7 +215,7 @@ def fit(cfg:TrainConfig,             # the run's configuration
     elif cfg.resume and rank == 0: print(f"--resume: no {last} yet, starting{tag} from scratch")
     net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == 'cuda' else None) if world > 1 else model
     log = _Loggers(cfg, log_dir, rank == 0, start, tag)
-    base = lambda: dict(labels=labels, multilabel=ml, preprocess=data.preprocess, window=data.window) | extra
+    base = lambda: dict(labels=labels, multilabel=ml, preprocess=data.preprocess, window=data.window, leads=data.leads) | extra
     stopped, t_all = False, time.time()
     for epoch in range(start, cfg.epochs):
         if bad >= cfg.patience: stopped = True; break
