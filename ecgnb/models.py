@@ -89,7 +89,8 @@ def probabilities(logits:torch.Tensor, multilabel:bool)->torch.Tensor:
 
 # %% ../nbs/06_models.ipynb #d9eea800
 CHECKPOINT_KEYS = ('model', 'model_kwargs', 'state_dict', 'labels', 'multilabel', 'preprocess', 'n_leads', 'window', 'fs',
-                   'thresholds', 'data_hash', 'epoch', 'optimizer', 'scheduler', 'rng', 'config', 'metrics', 'version', 'lineage')
+                   'thresholds', 'data_hash', 'epoch', 'optimizer', 'scheduler', 'rng', 'config', 'metrics', 'version', 'lineage',
+                   'leads')
 _REQUIRED = ('model', 'model_kwargs', 'state_dict', 'labels', 'multilabel', 'preprocess', 'n_leads', 'window', 'fs')
 
 def make_checkpoint(model:nn.Module,            # the trained model
@@ -100,13 +101,13 @@ def make_checkpoint(model:nn.Module,            # the trained model
                     preprocess:dict,            # Preprocess.to_dict() of the training data
                     window:int,                 # window length in samples
                     thresholds:list|None=None,  # per-label decision thresholds (default 0.5, or argmax when single-label)
-                    **extra)->dict:             # data_hash, lineage, epoch, optimizer, scheduler, rng, config, metrics
+                    **extra)->dict:             # data_hash, lineage, leads (names), epoch, optimizer, scheduler, rng, config, metrics
     "The checkpoint dict of a model and the metadata export and serving need."
     ck = dict(model=name, model_kwargs=dict(model_kwargs), state_dict={k: v.detach().cpu() for k, v in model.state_dict().items()},
               labels=list(labels), multilabel=bool(multilabel), preprocess=dict(preprocess),
               n_leads=int(next(p for p in model.parameters() if p.dim() == 3).shape[1]), window=int(window),
               fs=float(preprocess.get('fs', 0) or 0), thresholds=[float(t) for t in (thresholds or [0.5]*len(labels))],
-              data_hash=None, lineage=None, epoch=None, optimizer=None, scheduler=None, rng=None, config={}, metrics={},
+              data_hash=None, lineage=None, leads=None, epoch=None, optimizer=None, scheduler=None, rng=None, config={}, metrics={},
               version=ecgnb.__version__)
     unknown = set(extra) - set(CHECKPOINT_KEYS)
     if unknown: raise ECGError(f"unknown checkpoint keys {sorted(unknown)}")

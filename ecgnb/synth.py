@@ -12,10 +12,10 @@ from scipy import signal as sps
 from .core import ECGError, STARTER_LABELS, LEADS_12, atomic_dir, atomic_write
 
 # %% auto #0
-__all__ = ['CLASS_PARAMS', 'LEAD_VECTORS', 'ST_TERRITORIES', 'ST_SHAPES', 'AF_DIR', 'NOISE_PRESETS', 'SYNTH_VERSION', 'Patient',
-           'make_patient', 'sinus_beats', 'rr_irregularity', 'af_beats', 'f_waves', 'baseline_wander', 'powerline',
-           'emg_noise', 'electrode_motion', 'noise_for_snr', 'make_noise', 'SynthECG', 'synth_ecg', 'ecg_paper_plot',
-           'save_synth', 'generate_dataset']
+__all__ = ['CLASS_PARAMS', 'LEAD_VECTORS', 'ST_TERRITORIES', 'ST_SHAPES', 'AF_DIR', 'NOISE_PRESETS', 'LAYOUT_3X4',
+           'SYNTH_VERSION', 'Patient', 'make_patient', 'sinus_beats', 'rr_irregularity', 'af_beats', 'f_waves',
+           'baseline_wander', 'powerline', 'emg_noise', 'electrode_motion', 'noise_for_snr', 'make_noise', 'SynthECG',
+           'synth_ecg', 'ecg_paper_plot', 'ecg_paper_12', 'save_synth', 'generate_dataset']
 
 # %% ../nbs/03_synth.ipynb #d5d66620
 CLASS_PARAMS = {  # per-record rhythm parameters; (lo, hi) ranges are sampled uniformly
@@ -466,6 +466,32 @@ def ecg_paper_plot(ax,                    # matplotlib axis to draw on
     ax.set_yticklabels([f"{v:g}" if abs(v - round(v)) < 1e-9 else '' for v in ax.get_yticks()])
     ax.set_xlabel('s'); ax.set_ylabel('mV')
     if marks: ax.legend(fontsize=7, loc='upper right')
+    return ax
+
+# %% ../nbs/03_synth.ipynb #e12a3402
+LAYOUT_3X4 = (('I', 'aVR', 'V1', 'V4'), ('II', 'aVL', 'V2', 'V5'), ('III', 'aVF', 'V3', 'V6'))
+
+def ecg_paper_12(ax,                  # matplotlib axis to draw on
+                 x:np.ndarray,         # (leads, n) in mV
+                 fs:float,             # sampling rate (Hz)
+                 leads:list[str],      # lead names of x's rows (any order)
+                 rhythm:str='II',      # lead of the rhythm strip
+                 seconds:float=10.0,   # page length (shorter records fill what they have)
+                 spacing:float=3.0):   # mV between rows
+    "Twelve leads on ECG paper in the clinical 3 x 4 layout, with a rhythm strip below."
+    at = {str(n).strip().upper(): i for i, n in enumerate(leads)}
+    if missing := [l for l in (*sum(LAYOUT_3X4, ()), rhythm) if l.upper() not in at]:
+        raise ECGError(f"the 3 x 4 layout needs lead{'s' if len(missing) > 1 else ''} {', '.join(missing)}; got {', '.join(map(str, leads))}")
+    x = np.asarray(x, float); n = min(int(round(seconds*fs)), x.shape[1]); col = n//4
+    page = np.full((4, n), np.nan)
+    for r, names in enumerate(LAYOUT_3X4):
+        for c, name in enumerate(names):
+            a, b = c*col, n if c == 3 else (c + 1)*col
+            page[r, a + (c > 0):b] = x[at[name.upper()], a + (c > 0):b]       # a gap where the column changes
+    page[3] = x[at[rhythm.upper()], :n]
+    ecg_paper_plot(ax, page, fs, spacing=spacing)
+    for r, names in enumerate((*LAYOUT_3X4, (rhythm,))):
+        for c, name in enumerate(names): ax.text(c*col/fs + 0.04, -spacing*r + 0.6*spacing/3, name, fontsize=8, va='bottom')
     return ax
 
 # %% ../nbs/03_synth.ipynb #5c868665

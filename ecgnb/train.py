@@ -13,13 +13,14 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 from fastcore.script import Param
 import ecgnb
-from .core import ECGError, atomic_write, env_info, git_commit, pause_point
+from .core import ECGError, atomic_write, decide, env_info, git_commit, pause_point
 from .dataset import Processed, load_processed, ECGWindows, EpochSampler, balance_weights
 from .models import make_model, make_checkpoint, save_checkpoint, load_checkpoint, n_params, probabilities
 from .evaluate import scores, choose_thresholds, evaluate, confusion_figure, curves_figure
 
 # %% auto #0
-__all__ = ['TrainConfig', 'active_labels', 'class_weights', 'patient_folds', 'training_lineage', 'fit', 'train_cli']
+__all__ = ['TrainConfig', 'active_labels', 'class_weights', 'patient_folds', 'training_lineage', 'fit', 'train_cli',
+           'cross_validate']
 
 # %% ../nbs/07_train.ipynb #8ba23c29
 @dataclass
@@ -399,3 +400,31 @@ if __name__ == '__main__' and 'ipykernel' not in sys.modules and not hasattr(sys
     _rc = _main(['train', *sys.argv[1:]])
     if _dist_info()[1] > 1: sys.stdout.flush(); sys.stderr.flush(); os._exit(_rc or 0)
     sys.exit(_rc)
+
+# %% ../nbs/07_train.ipynb #f7c0a102
+def cross_validate(cfg:TrainConfig,    # the run's configuration (`save` names the fold checkpoints)
+                   data:Processed,      # the processed folder
+                   k:int=5,             # folds
+                   n_boot:int=0         # bootstrap resamples per fold (0: no intervals)
+                  )->dict:              # labels, folds, per_class mean/sd over folds, pooled out-of-fold scores
+    "Patient-level K-fold cross-validation over all patients: each fold scored by a model that never saw or was tuned on it."
+    from ecgnb.loaders import patient_kfold
+    pid = data.meta['patient_id'].astype(str).to_numpy(); y = np.asarray(data.y)
+    pats = sorted(set(pid))
+    folds = patient_kfold(pats, [[data.labels[j] for j in np.flatnonzero(y[pid == p].max(0))] for p in pats], k, cfg.seed)
+    save, runs, oof = Path(cfg.save), [], []
+    for i, test in enumerate(folds):
+        val = folds[(i + 1) % k]
+        fsave = save.with_name(f"{save.stem}.cv{i}{save.suffix or '.pt'}")
+        fit(cfg, data, set(pats) - set(test) - set(val), set(val), fsave, None, tag=f" (fold {i+1}/{k})")
+        model, ck = load_checkpoint(fsave)
+        res, arr = evaluate(model, ck, data, test, n_boot=n_boot, seed=cfg.seed)
+        runs.append(dict(fold=i, patients=len(test), checkpoint=str(fsave), record=res['record']))
+        oof.append((arr['Y'], arr['P'], decide(arr['P'], ck['thresholds'], ck['multilabel'])))
+    labels, ml = ck['labels'], ck['multilabel']
+    Y, P, D = (np.concatenate(a) for a in zip(*oof))
+    pooled = scores(Y, P, labels, [0.5]*len(labels), ml)
+    at_own = scores(Y, D.astype(np.float32), labels, [0.5]*len(labels), ml)['per_class']    # each fold's own decisions
+    for l in labels: pooled['per_class'][l].update({m: at_own[l][m] for m in ('precision', 'recall', 'f1')})
+    per = {l: {m: _mean_sd([r['record']['per_class'][l][m] for r in runs]) for m in ('auroc', 'f1')} for l in labels}
+    return dict(k=k, labels=labels, multilabel=ml, folds=runs, per_class=per, pooled=pooled)
