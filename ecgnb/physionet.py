@@ -4,19 +4,20 @@
 
 # %% ../nbs/01b_physionet.ipynb #748770ee
 from __future__ import annotations
-import ast, csv, json, os, re
+import ast, csv, json, math, os, re
 from collections import Counter
 from pathlib import Path
+from typing import Sequence
 import numpy as np
 from fastcore.script import Param
 from .core import ECGError, ECGDataError, STARTER_LABELS, atomic_write, label_vocab
 from .loaders import load_salt, pseudonymize, read_labels
 
 # %% auto #0
-__all__ = ['CINC2017_CODES', 'MITDB_RHYTHMS', 'MITDB_SAME_PATIENT', 'PTBXL_FIXED', 'PTBXL_ECTOPY', 'PTBXL_LEADS', 'CINC2020_DX',
-           'CINC2020_STARTER', 'CPSC2018_DX', 'ADAPTERS', 'cinc2017_entries', 'mitdb_segments', 'mitdb_entries',
-           'ptbxl_mapping', 'ptbxl_entries', 'ptbxl_fixture', 'cinc2020_label', 'cinc2020_header', 'cinc2020_entries',
-           'import_physionet', 'import_physionet_cli']
+__all__ = ['CINC2017_CODES', 'MITDB_RHYTHMS', 'MITDB_SAME_PATIENT', 'PTBXL_LABELS', 'PTBXL_NAMES', 'PTBXL_SEX', 'PTBXL_LEADS',
+           'PTBXL_SPLIT', 'CINC2020_DX', 'CINC2020_STARTER', 'CPSC2018_DX', 'ADAPTERS', 'cinc2017_entries',
+           'mitdb_segments', 'mitdb_entries', 'ptbxl_mapping', 'ptbxl_entries', 'ptbxl_fixture', 'ptbxl_split',
+           'cinc2020_label', 'cinc2020_header', 'cinc2020_entries', 'import_physionet', 'import_physionet_cli']
 
 # %% ../nbs/01b_physionet.ipynb #c7e1fd1f
 CINC2017_CODES = {'N': 'normal', 'A': 'afib', 'O': 'other_rhythm', '~': 'noisy'}
@@ -100,88 +101,290 @@ def mitdb_entries(folder:Path|str)->tuple[list[dict], dict]:
     if not entries: raise ECGDataError(folder, 'no record has an .atr annotation file')
     return entries, dict(without_atr=no_atr)
 
-# %% ../nbs/01b_physionet.ipynb #e10b78c5
-PTBXL_FIXED = {'NORM': 'normal', 'AFIB': 'afib', 'AFLT': 'afib', 'STACH': 'tachycardia', 'SVTAC': 'tachycardia', 'PSVT': 'tachycardia'}
-PTBXL_ECTOPY = {'PVC', 'PAC', 'PRC(S)', 'BIGU', 'TRIGU'}
+# %% ../nbs/01b_physionet.ipynb #92d42817
+def _snake(s:str)->str: return re.sub(r'[^a-z0-9]+', '_', s.lower()).strip('_')
 
-def ptbxl_mapping(statements:Path|str)->dict[str, str]:
-    "SCP code -> project label, from scp_statements.csv."
+def _age(v)->int|float|None:
+    "An age in years (0-150), or None for anything else (NaN, text, 300)."
+    try: a = float(v)
+    except (TypeError, ValueError): return None
+    return (int(a) if a.is_integer() else a) if 0 <= a <= 150 else None
+
+# %% ../nbs/01b_physionet.ipynb #0dfc0159
+_PTBXL_KINDS = ('diagnostic', 'form', 'rhythm')
+
+def _ptbxl_csv(p:Path, need:Sequence[str])->'pd.DataFrame':
+    "A PTB-XL table indexed by its first column, with the columns `need`; otherwise a data error naming the file."
     import pandas as pd
-    p = Path(statements)
-    if not p.exists(): raise ECGDataError(p, 'not found: a PTB-XL folder has scp_statements.csv')
-    try: st = pd.read_csv(p, index_col=0)
+    if not p.exists(): raise ECGDataError(p, f'not found: a PTB-XL folder has {p.name}')
+    try: df = pd.read_csv(p, index_col=0, low_memory=False)
     except Exception as e: raise ECGDataError(p, f'unreadable CSV: {e}')
-    for c in ('description', 'rhythm'):
-        if c not in st.columns: raise ECGDataError(p, f"no {c!r} column")
-    out = {}
-    for code, row in st.iterrows():
-        code, desc = str(code).strip(), str(row['description']).lower()
-        if code in PTBXL_FIXED: out[code] = PTBXL_FIXED[code]
-        elif code == 'STE_' or re.search(r'st[\s-]*elevation|injury', desc): out[code] = 'st_elevation'
-        elif (row['rhythm'] == 1 and code != 'SR') or code in PTBXL_ECTOPY: out[code] = 'arrhythmia'
-    return out
+    df.columns = [str(c).strip() for c in df.columns]
+    if miss := [c for c in need if c not in df.columns]: raise ECGDataError(p, f"missing column{'s' * (len(miss) > 1)} {', '.join(map(repr, miss))}")
+    return df
 
-def ptbxl_entries(folder:Path|str, high_rate:bool=False, min_likelihood:float=0.0)->tuple[list[dict], dict]:
-    "labels.json entries for a PTB-XL folder (100 Hz records, or 500 Hz with `high_rate`)."
+def _ptbxl_statements(p:Path)->'pd.DataFrame':
+    "scp_statements.csv indexed by code, with diagnostic, form and rhythm as booleans."
     import pandas as pd
-    folder = Path(folder)
-    db = folder/'ptbxl_database.csv'
+    st = _ptbxl_csv(p, ('description',) + _PTBXL_KINDS)
+    st.index = pd.Index([str(c).strip() for c in st.index])
+    if dup := st.index[st.index.duplicated()].tolist(): raise ECGDataError(p, f'statement {dup[0]} is listed twice')
+    for c in _PTBXL_KINDS:
+        v = pd.to_numeric(st[c], errors='coerce')
+        if len(bad := st.index[(v != 1) & st[c].notna()]): raise ECGDataError(p, f'{c} of {bad[0]} must be 1.0 or empty, not {st[c][bad[0]]!r}')
+        st[c] = v == 1
+    return st
+
+# %% ../nbs/01b_physionet.ipynb #81074dd1
+PTBXL_LABELS = {'NORM': 'normal', 'STE_': 'st_elevation', 'AFIB': 'afib', 'AFLT': 'afib',
+                'STACH': 'tachycardia', 'SVTAC': 'tachycardia', 'PSVT': 'tachycardia', 'PACE': 'paced',
+                **dict.fromkeys(('PVC', 'PAC', 'PRC(S)', 'SVARR', 'BIGU', 'TRIGU'), 'arrhythmia')}
+PTBXL_NAMES = {'EL': 'electrolytic_disturbance_or_drug', 'WPW': 'wolff_parkinson_white_syndrome',
+               'IVCD': 'non_specific_intraventricular_conduction_disturbance', 'LVOLT': 'low_qrs_voltages'}
+
+def ptbxl_mapping(statements:Path|str|'pd.DataFrame'  # scp_statements.csv, or its table indexed by code
+                 )->dict[str, str]:                   # SCP code -> project label, for every statement
+    "The project label of each statement of PTB-XL's scp_statements.csv."
+    st = statements if hasattr(statements, 'index') else _ptbxl_statements(Path(statements))
+    def name(code, desc): return _snake(desc) if isinstance(desc, str) and _snake(desc) else f'scp:{code}'
+    return {c: PTBXL_LABELS.get(c) or PTBXL_NAMES.get(c) or name(c, d) for c, d in zip(st.index, st['description'])}
+
+# %% ../nbs/01b_physionet.ipynb #57549c47
+# scp_statements.csv of PTB-XL 1.0.3: code|description|diagnostic|form|rhythm|diagnostic_class|diagnostic_subclass
+_PTBXL_STATEMENTS = """NDT|non-diagnostic T abnormalities|1|1||STTC|STTC
+NST_|non-specific ST changes|1|1||STTC|NST_
+DIG|digitalis-effect|1|1||STTC|STTC
+LNGQT|long QT-interval|1|1||STTC|STTC
+NORM|normal ECG|1|||NORM|NORM
+IMI|inferior myocardial infarction|1|||MI|IMI
+ASMI|anteroseptal myocardial infarction|1|||MI|AMI
+LVH|left ventricular hypertrophy|1|||HYP|LVH
+LAFB|left anterior fascicular block|1|||CD|LAFB/LPFB
+ISC_|non-specific ischemic|1|||STTC|ISC_
+IRBBB|incomplete right bundle branch block|1|||CD|IRBBB
+1AVB|first degree AV block|1|||CD|_AVB
+IVCD|non-specific intraventricular conduction disturbance (block)|1|||CD|IVCD
+ISCAL|ischemic in anterolateral leads|1|||STTC|ISCA
+CRBBB|complete right bundle branch block|1|||CD|CRBBB
+CLBBB|complete left bundle branch block|1|||CD|CLBBB
+ILMI|inferolateral myocardial infarction|1|||MI|IMI
+LAO/LAE|left atrial overload/enlargement|1|||HYP|LAO/LAE
+AMI|anterior myocardial infarction|1|||MI|AMI
+ALMI|anterolateral myocardial infarction|1|||MI|AMI
+ISCIN|ischemic in inferior leads|1|||STTC|ISCI
+INJAS|subendocardial injury in anteroseptal leads|1|||MI|AMI
+LMI|lateral myocardial infarction|1|||MI|LMI
+ISCIL|ischemic in inferolateral leads|1|||STTC|ISCI
+LPFB|left posterior fascicular block|1|||CD|LAFB/LPFB
+ISCAS|ischemic in anteroseptal leads|1|||STTC|ISCA
+INJAL|subendocardial injury in anterolateral leads|1|||MI|AMI
+ISCLA|ischemic in lateral leads|1|||STTC|ISCA
+RVH|right ventricular hypertrophy|1|||HYP|RVH
+ANEUR|ST-T changes compatible with ventricular aneurysm|1|||STTC|STTC
+RAO/RAE|right atrial overload/enlargement|1|||HYP|RAO/RAE
+EL|electrolytic disturbance or drug (former EDIS)|1|||STTC|STTC
+WPW|Wolf-Parkinson-White syndrome|1|||CD|WPW
+ILBBB|incomplete left bundle branch block|1|||CD|ILBBB
+IPLMI|inferoposterolateral myocardial infarction|1|||MI|IMI
+ISCAN|ischemic in anterior leads|1|||STTC|ISCA
+IPMI|inferoposterior myocardial infarction|1|||MI|IMI
+SEHYP|septal hypertrophy|1|||HYP|SEHYP
+INJIN|subendocardial injury in inferior leads|1|||MI|IMI
+INJLA|subendocardial injury in lateral leads|1|||MI|AMI
+PMI|posterior myocardial infarction|1|||MI|PMI
+3AVB|third degree AV block|1|||CD|_AVB
+INJIL|subendocardial injury in inferolateral leads|1|||MI|IMI
+2AVB|second degree AV block|1|||CD|_AVB
+ABQRS|abnormal QRS||1|||
+PVC|ventricular premature complex||1|||
+STD_|non-specific ST depression||1|||
+VCLVH|voltage criteria (QRS) for left ventricular hypertrophy||1|||
+QWAVE|Q waves present||1|||
+LOWT|low amplitude T-waves||1|||
+NT_|non-specific T-wave changes||1|||
+PAC|atrial premature complex||1|||
+LPR|prolonged PR interval||1|||
+INVT|inverted T-waves||1|||
+LVOLT|low QRS voltages in the frontal and horizontal leads||1|||
+HVOLT|high QRS voltage||1|||
+TAB_|T-wave abnormality||1|||
+STE_|non-specific ST elevation||1|||
+PRC(S)|premature complex(es)||1|||
+SR|sinus rhythm|||1||
+AFIB|atrial fibrillation|||1||
+STACH|sinus tachycardia|||1||
+SARRH|sinus arrhythmia|||1||
+SBRAD|sinus bradycardia|||1||
+PACE|normal functioning artificial pacemaker|||1||
+SVARR|supraventricular arrhythmia|||1||
+BIGU|bigeminal pattern (unknown origin, SV or Ventricular)|||1||
+AFLT|atrial flutter|||1||
+SVTAC|supraventricular tachycardia|||1||
+PSVT|paroxysmal supraventricular tachycardia|||1||
+TRIGU|trigeminal pattern (unknown origin, SV or Ventricular)|||1||"""
+_PTBXL_ST_COLUMNS = ('description', 'diagnostic', 'form', 'rhythm', 'diagnostic_class', 'diagnostic_subclass', 'Statement Category',
+                     'SCP-ECG Statement Description', 'AHA code', 'aECG REFID', 'CDISC Code', 'DICOM Code')
+
+def _ptbxl_statement_table()->'pd.DataFrame':
+    "PTB-XL 1.0.3's statement table with the real file's columns (the codings after the subclass left empty)."
+    import pandas as pd
+    rows = [l.split('|') for l in _PTBXL_STATEMENTS.splitlines()]
+    st = pd.DataFrame([r[1:] for r in rows], index=[r[0] for r in rows], columns=_PTBXL_ST_COLUMNS[:6]).replace('', np.nan)
+    st[list(_PTBXL_KINDS)] = st[list(_PTBXL_KINDS)].astype(float)
+    return st.reindex(columns=_PTBXL_ST_COLUMNS)
+
+# %% ../nbs/01b_physionet.ipynb #c7bb1b0c
+def _scp_codes(text, db:Path, ecg_id)->dict[str, float]:
+    "One row's scp_codes, a Python dict literal of statement -> likelihood (0-100), read with ast.literal_eval, never eval."
+    try: codes = ast.literal_eval(text) if isinstance(text, str) else None
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError): codes = None
+    ok = isinstance(codes, dict) and all(isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 100
+                                         for k, v in codes.items())
+    if not ok: raise ECGDataError(db, f"ecg_id {ecg_id}: scp_codes must be a dict of statements and likelihoods 0-100 such as "
+                                      f"\"{{'NORM': 100.0, 'SR': 0.0}}\", not {str(text)[:60]!r}")
+    return {k.strip(): float(v) for k, v in codes.items()}
+
+def _ptbxl_labels(codes:dict[str, float],   # one record's statements and likelihoods
+                  label:dict[str, str],     # `ptbxl_mapping`
+                  diagnostic:set[str],      # the diagnostic statements: the only ones min_likelihood judges
+                  min_likelihood:float=0.0
+                 )->tuple[list[str], int]:  # labels (['other'] when none is left), and diagnostic statements left out
+    "Project labels of one record's statements."
+    kept = [c for c, lk in codes.items() if c not in diagnostic or lk >= min_likelihood]
+    return _ordered({label.get(c, f'scp:{c}') for c in kept}) or ['other'], len(codes) - len(kept)
+
+# %% ../nbs/01b_physionet.ipynb #bcffa452
+PTBXL_SEX = {0: 'male', 1: 'female'}
+
+def _ptbxl_pid(v)->str|None:
+    "PTB-XL's patient_id (a number written as 15709.0) as '15709'; None when empty."
+    if v is None or (isinstance(v, float) and math.isnan(v)) or not str(v).strip(): return None
+    try: f = float(v)
+    except ValueError: return str(v).strip()
+    return str(int(f)) if f.is_integer() else str(v).strip()
+
+def _ptbxl_fold(v, db:Path, ecg_id)->int:
+    "The strat_fold of one row, an integer 1-10."
+    try: f = float(v)
+    except (TypeError, ValueError): f = math.nan
+    if not (f.is_integer() and 1 <= f <= 10): raise ECGDataError(db, f'ecg_id {ecg_id}: strat_fold must be a fold 1-10, not {v!r}')
+    return int(f)
+
+def _ptbxl_demographics(age, sex)->dict:
+    "age (300, PTB-XL's 'over 89', kept as 90) and sex of one row, leaving out what is unknown."
+    try: s = PTBXL_SEX.get(float(sex))
+    except (TypeError, ValueError): s = None
+    return {k: v for k, v in dict(age=90 if age == 300 else _age(age), sex=s).items() if v is not None}
+
+# %% ../nbs/01b_physionet.ipynb #5c3a9971
+def _ptbxl_entry(ecg_id, row:dict, col:str, labels:list[str], db:Path, keep_demographics:bool=False)->dict:
+    "The labels.json entry of one database row."
+    pid, rel = _ptbxl_pid(row['patient_id']), row[col]
+    if pid is None: raise ECGDataError(db, f'ecg_id {ecg_id}: no patient_id')
+    if not isinstance(rel, str) or not rel.strip(): raise ECGDataError(db, f'ecg_id {ecg_id}: no {col}')
+    e = dict(file=f'{rel.strip()}.hea', label=labels, patient_id=pid, strat_fold=_ptbxl_fold(row['strat_fold'], db, ecg_id))
+    return e | (_ptbxl_demographics(row['age'], row['sex']) if keep_demographics else {})
+
+def _ptbxl_check_files(folder:Path, entries:list[dict], high_rate:bool=False):
+    "Refuse a folder that lacks the header or signal file of a listed record: name the first, count the others."
+    missing = [f for e in entries for f in (e['file'], e['file'][:-4] + '.dat') if not (folder/f).exists()]
+    if not missing: return
+    more = f' ({len(missing) - 1} more record files are missing)' if len(missing) > 1 else ''
+    hint = '; the 500 Hz records come with `ecgnb download ptbxl --high-rate`' if high_rate else ''
+    raise ECGDataError(folder/missing[0], f'not found, but ptbxl_database.csv lists it{more}{hint}')
+
+# %% ../nbs/01b_physionet.ipynb #04638038
+def ptbxl_entries(folder:Path|str,             # a PTB-XL folder: ptbxl_database.csv, scp_statements.csv, records100/ (records500/)
+                  high_rate:bool=False,         # the 500 Hz records (filename_hr) instead of the 100 Hz ones (filename_lr)
+                  min_likelihood:float=0.0,     # leave out diagnostic statements whose likelihood (0-100) is below this
+                  keep_demographics:bool=False  # also write age and sex
+                 )->tuple[list[dict], dict]:    # entries, and counts: labelled_other, statements_below_min_likelihood, unknown_codes
+    "labels.json entries for a PTB-XL folder: labels from scp_codes, the patient, and the dataset's strat_fold."
+    folder = Path(folder); db = folder/'ptbxl_database.csv'
+    if not 0 <= min_likelihood <= 100: raise ECGError(f'min_likelihood is a likelihood 0-100, not {min_likelihood}')
     if not db.exists(): raise ECGDataError(db, 'not found: a PTB-XL folder has ptbxl_database.csv')
-    code2label = ptbxl_mapping(folder/'scp_statements.csv')
-    try: df = pd.read_csv(db, index_col=0)
-    except Exception as e: raise ECGDataError(db, f'unreadable CSV: {e}')
+    st = _ptbxl_statements(folder/'scp_statements.csv')
+    label, diagnostic = ptbxl_mapping(st), set(st.index[st['diagnostic']])
     col = 'filename_hr' if high_rate else 'filename_lr'
-    for c in ('patient_id', 'scp_codes', 'strat_fold', col):
-        if c not in df.columns: raise ECGDataError(db, f'no {c!r} column')
-    entries, absent, other = [], 0, 0
-    for ecg_id, row in df.iterrows():
-        try: codes = ast.literal_eval(row['scp_codes'])
-        except (ValueError, SyntaxError): raise ECGDataError(db, f'ecg_id {ecg_id}: unreadable scp_codes {row["scp_codes"]!r}')
-        if not isinstance(codes, dict): raise ECGDataError(db, f'ecg_id {ecg_id}: scp_codes is not a dict')
-        f = f"{row[col]}.hea"
-        if not (folder/f).exists(): absent += 1; continue
-        labels = _ordered({code2label[c] for c, lk in codes.items() if c in code2label and float(lk) >= min_likelihood})
-        if not labels: labels, other = ['other'], other + 1
-        pid = row['patient_id']
-        if pd.isna(pid): raise ECGDataError(db, f'ecg_id {ecg_id}: no patient_id')
-        e = dict(file=f, label=labels, patient_id=str(int(pid)) if float(pid).is_integer() else str(pid))
-        if not pd.isna(row['strat_fold']): e['strat_fold'] = int(row['strat_fold'])
+    df = _ptbxl_csv(db, ('patient_id', 'scp_codes', 'strat_fold', col) + (('age', 'sex') if keep_demographics else ()))
+    if df.index.name != 'ecg_id': raise ECGDataError(db, f'the first column must be ecg_id, not {df.index.name!r}')
+    if df.empty: raise ECGDataError(db, 'lists no records')
+    entries, first, n, unknown = [], {}, Counter(), Counter()
+    for ecg_id, row in zip(df.index, df.to_dict('records')):
+        codes = _scp_codes(row['scp_codes'], db, ecg_id)
+        labs, dropped = _ptbxl_labels(codes, label, diagnostic, min_likelihood)
+        e = _ptbxl_entry(ecg_id, row, col, labs, db, keep_demographics)
+        p, f = e['patient_id'], e['strat_fold']
+        if (was := first.setdefault(p, (f, ecg_id)))[0] != f:
+            raise ECGDataError(db, f'ecg_id {ecg_id}: patient {p} is in strat_fold {f} here but {was[0]} at ecg_id {was[1]} (PTB-XL keeps a patient in one fold)')
+        unknown.update(f'scp:{c}' for c in codes if c not in label)
+        n.update(labelled_other=int(labs == ['other']), statements_below_min_likelihood=dropped)
         entries.append(e)
-    if not entries: raise ECGDataError(db, f'none of the {len(df)} listed records is in the folder ({col})')
-    return entries, dict(listed_but_absent=absent, labelled_other=other)
+    _ptbxl_check_files(folder, entries, high_rate)
+    return entries, dict(labelled_other=n['labelled_other'], statements_below_min_likelihood=n['statements_below_min_likelihood'],
+                         unknown_codes=dict(sorted(unknown.items())))
 
 # %% ../nbs/01b_physionet.ipynb #e3f0ae77
-_PTBXL_STATEMENTS = [  # code, description, diagnostic, form, rhythm, diagnostic_class
-    ('NORM', 'normal ECG', 1, None, None, 'NORM'), ('IMI', 'inferior myocardial infarction', 1, None, None, 'MI'),
-    ('STE_', 'non-specific ST elevation', None, 1, None, None), ('INJAS', 'subendocardial injury in anteroseptal leads', 1, None, None, 'MI'),
-    ('NDT', 'non-diagnostic T abnormalities', 1, 1, None, 'STTC'), ('PVC', 'ventricular premature complex', None, 1, None, None),
-    ('SR', 'sinus rhythm', None, None, 1, None), ('AFIB', 'atrial fibrillation', None, None, 1, None),
-    ('STACH', 'sinus tachycardia', None, None, 1, None), ('SVTAC', 'supraventricular tachycardia', None, None, 1, None),
-    ('SBRAD', 'sinus bradycardia', None, None, 1, None), ('BIGU', 'bigeminal pattern', None, None, 1, None)]
-_PTBXL_CASES = [{'NORM': 100.0, 'SR': 0.0}, {'AFIB': 0.0, 'NDT': 50.0}, {'STACH': 0.0, 'NORM': 80.0}, {'STE_': 100.0, 'SR': 0.0},
-                {'IMI': 100.0, 'SR': 0.0}, {'SVTAC': 0.0, 'PVC': 100.0}, {'SBRAD': 0.0}, {'INJAS': 50.0, 'BIGU': 0.0}]
+_PTBXL_CASES = [{'NORM': 100.0, 'SR': 0.0}, {'NORM': 80.0, 'SBRAD': 0.0}, {'AFLT': 100.0, 'ABQRS': 0.0, 'AFIB': 0.0},
+                {'NORM': 100.0, 'STACH': 0.0}, {'AMI': 100.0, 'STE_': 0.0, 'SR': 0.0},
+                {'IMI': 15.0, 'LNGQT': 100.0, 'NST_': 100.0, 'DIG': 100.0, 'ABQRS': 0.0, 'SR': 0.0},
+                {'IRBBB': 100.0, 'PVC': 0.0, 'SR': 0.0}, {'ASMI': 100.0, 'INJAS': 50.0, 'SVARR': 0.0},
+                {'CLBBB': 100.0, 'PACE': 0.0}, {'NDT': 100.0, 'SVTAC': 0.0}]
+_PTBXL_AGES = (56.0, 19.0, 300.0, 37.0, None, 62.0)
+_PTBXL_DB_COLUMNS = ('ecg_id', 'patient_id', 'age', 'sex', 'height', 'weight', 'nurse', 'site', 'device', 'recording_date', 'report',
+                     'scp_codes', 'heart_axis', 'infarction_stadium1', 'infarction_stadium2', 'validated_by', 'second_opinion',
+                     'initial_autogenerated_report', 'validated_by_human', 'baseline_drift', 'static_noise', 'burst_noise',
+                     'electrodes_problems', 'extra_beats', 'pacemaker', 'strat_fold', 'filename_lr', 'filename_hr')
 PTBXL_LEADS = ['I', 'II', 'III', 'AVR', 'AVL', 'AVF', 'V1', 'V2', 'V3', 'V4', 'V5', 'V6']
 
-def ptbxl_fixture(folder:Path|str, n:int=12, seed:int=0, seconds:float=2.0)->Path:
-    "Write a small PTB-XL-shaped folder (database, statements, 100 Hz WFDB records) for tests."
-    import pandas as pd, wfdb
+def _ptbxl_fixture_row(i:int)->dict:
+    "Row ecg_id `i` of the fixture's database: patient i // 2, whose fold is 10, 9, 8, ... from the first patient."
+    p, rel = i // 2, f'{i // 1000 * 1000:05d}/{i:05d}'
+    return dict.fromkeys(_PTBXL_DB_COLUMNS) | dict(
+        ecg_id=i, patient_id=float(15000 + p), age=_PTBXL_AGES[p % len(_PTBXL_AGES)], sex=p % 2, weight=60.0 + i % 30, nurse=2.0,
+        site=0.0, device='CS-12   E', recording_date=f'1994-11-{i % 28 + 1:02d} 10:{i % 60:02d}:00', report=f'sinusrhythmus case {i}',
+        scp_codes=str(_PTBXL_CASES[(i - 1) % len(_PTBXL_CASES)]), heart_axis='LAD' if i % 3 else None, second_opinion=False,
+        initial_autogenerated_report=False, validated_by_human=True, strat_fold=10 - p % 10,
+        filename_lr=f'records100/{rel}_lr', filename_hr=f'records500/{rel}_hr')
+
+# %% ../nbs/01b_physionet.ipynb #17f37a13
+def _ptbxl_record(path:Path, fs:int, seconds:float, rng):
+    "A 12-lead WFDB record at `path` (no extension) as PTB-XL writes them: 16 bit, 1000 units per mV, leads I ... V6."
+    import wfdb
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(seconds * fs)) / fs
+    sig = np.stack([np.sin(2 * np.pi * (1 + k / 10) * t) * 0.4 + rng.normal(0, .02, len(t)) for k in range(12)], 1)
+    wfdb.wrsamp(path.name, fs=fs, units=['mV'] * 12, sig_name=PTBXL_LEADS, p_signal=sig, fmt=['16'] * 12,
+                adc_gain=[1000.0] * 12, baseline=[0] * 12, write_dir=str(path.parent))
+
+def ptbxl_fixture(folder:Path|str,      # where to write the PTB-XL-shaped folder
+                  n:int=12,             # ECGs, ecg_id 1..n (two a patient)
+                  seed:int=0,           # noise of the signals
+                  seconds:float=2.0,    # record length (PTB-XL's are 10 s)
+                  high_rate:bool=False  # also write the 500 Hz records under records500/
+                 )->Path:               # the folder
+    "A small folder in PTB-XL 1.0.3's layout for tests: both CSV tables and 12-lead WFDB records at 100 Hz (and 500 Hz)."
+    import pandas as pd
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True); rng = np.random.default_rng(seed)
-    pd.DataFrame([dict(zip(('description', 'diagnostic', 'form', 'rhythm', 'diagnostic_class'), s[1:])) for s in _PTBXL_STATEMENTS],
-                 index=pd.Index([s[0] for s in _PTBXL_STATEMENTS])).to_csv(folder/'scp_statements.csv')
-    rows = []
-    for i in range(1, n + 1):
-        rel = f'records100/{(i // 1000) * 1000:05d}/{i:05d}_lr'
-        (folder/rel).parent.mkdir(parents=True, exist_ok=True)
-        t = np.arange(int(seconds * 100)) / 100
-        sig = np.stack([np.sin(2 * np.pi * (1 + k / 10) * t) * 0.4 + rng.normal(0, .02, len(t)) for k in range(12)], 1)
-        wfdb.wrsamp(Path(rel).name, fs=100, units=['mV'] * 12, sig_name=PTBXL_LEADS, p_signal=sig, fmt=['16'] * 12,
-                    adc_gain=[1000.0] * 12, baseline=[0] * 12, write_dir=str((folder/rel).parent))
-        rows.append(dict(ecg_id=i, patient_id=float(15000 + i // 2), age=40 + i, sex=i % 2, height=None, weight=70.0, nurse=2.0,
-                         site=0.0, device='CS-12   E', recording_date=f'1994-11-{i % 28 + 1:02d} 10:{i % 60:02d}:00',
-                         report=f'sinusrhythmus case {i}', scp_codes=str(_PTBXL_CASES[i % len(_PTBXL_CASES)]),
-                         strat_fold=(i % 10) + 1, filename_lr=rel, filename_hr=rel.replace('100', '500').replace('_lr', '_hr')))
-    pd.DataFrame(rows).set_index('ecg_id').to_csv(folder/'ptbxl_database.csv')
+    _ptbxl_statement_table().to_csv(folder/'scp_statements.csv')
+    rows = [_ptbxl_fixture_row(i) for i in range(1, n + 1)]
+    for r in rows:
+        for col, fs in [('filename_lr', 100), ('filename_hr', 500)][:1 + high_rate]: _ptbxl_record(folder/r[col], fs, seconds, rng)
+    pd.DataFrame(rows, columns=list(_PTBXL_DB_COLUMNS)).set_index('ecg_id').to_csv(folder/'ptbxl_database.csv')
     return folder
+
+# %% ../nbs/01b_physionet.ipynb #1b31a37a
+PTBXL_SPLIT = dict(train=tuple(range(1, 9)), val=(9,), test=(10,))   # PTB-XL's recommended use of strat_fold
+
+def ptbxl_split(patients:Sequence[str],  # patient id of each record (repeats allowed)
+                folds:Sequence[int]      # the record's strat_fold
+               )->dict[str, list[str]]:  # sorted patient ids of train, val and test, as `ecgnb.loaders.patient_split` gives them
+    "PTB-XL's recommended split: strat_fold 1-8 train, 9 validation, 10 test; no patient in two parts."
+    part, where = {f: k for k, fs in PTBXL_SPLIT.items() for f in fs}, {}
+    for p, f in zip(patients, folds, strict=True):
+        if f not in part: raise ECGError(f'strat_fold must be 1-10, not {f!r}')
+        if where.setdefault(p, part[f]) != part[f]: raise ECGError(f'patient {p} has records in {where[p]} and {part[f]} folds; PTB-XL keeps a patient in one fold')
+    return {k: sorted(p for p, w in where.items() if w == k) for k in PTBXL_SPLIT}
 
 # %% ../nbs/01b_physionet.ipynb #9e96f750
 # dx_mapping_scored.csv, https://github.com/physionetchallenges/evaluation-2021: SNOMED CT code, abbreviation, diagnosis
@@ -333,8 +536,6 @@ CPSC2018_DX = {'Normal': 'normal', 'AF': '164889003', 'I-AVB': '270492004', 'LBB
 _ABBR = {a: c for c, (a, _) in CINC2020_DX.items()}
 
 # %% ../nbs/01b_physionet.ipynb #f218f762
-def _snake(s:str)->str: return re.sub(r'[^a-z0-9]+', '_', s.lower()).strip('_')
-
 def cinc2020_label(dx:str  # one `#Dx:` item: a SNOMED CT code or an abbreviation
                   )->tuple[str, bool]:  # the label, and whether the table knows it
     "The project label of one PhysioNet 2020/2021 diagnosis."
@@ -347,11 +548,6 @@ def cinc2020_label(dx:str  # one `#Dx:` item: a SNOMED CT code or an abbreviatio
 
 # %% ../nbs/01b_physionet.ipynb #ef030a99
 _SEX = {'male': 'male', 'm': 'male', 'female': 'female', 'f': 'female'}
-
-def _age(v:str|None)->float|None:
-    try: a = float(v)
-    except (TypeError, ValueError): return None
-    return (int(a) if a.is_integer() else a) if 0 <= a <= 150 else None
 
 def cinc2020_header(hea:Path|str  # a PhysioNet 2020/2021 `.hea` file
                    )->dict:       # dx (list of items), age (years or None), sex ('male', 'female' or None)
@@ -424,29 +620,40 @@ def import_physionet(kind:str, input_dir:Path|str, labels_out:Path|str|None=None
         if tmp.exists(): tmp.unlink()
     return out, entries, skipped
 
+# %% ../nbs/01b_physionet.ipynb #dd03c5b3
+_NOT_SKIPPED = ('labelled_other', 'statements_below_min_likelihood')   # counts of an import that leave no record out
+
 def _summary(skipped:dict)->str:
-    "Skip counts, skipped files with their reasons (lists, first 10) and unrecognised codes (dicts), for the import summary."
+    "Skip counts, skipped files with their reasons (lists, first 10), other counts and unrecognised codes (dicts), for the import summary."
     def some(v): return '; '.join(v[:10]) + (f'; ... {len(v) - 10} more' if len(v) > 10 else '')
     name = lambda k: k.replace('_', ' ')
-    counts = '; '.join(f"{name(k)}: {v}" for k, v in skipped.items() if v and isinstance(v, int))
+    counts = '; '.join(f"{name(k)}: {v}" for k, v in skipped.items() if v and isinstance(v, int) and k not in _NOT_SKIPPED)
     return ((f"; skipped ({counts})" if counts else '')
             + ''.join(f"; {name(k)} {len(v)}: {some(v)}" for k, v in skipped.items() if v and isinstance(v, list))
+            + ''.join(f"; {name(k)}: {v}" for k, v in skipped.items() if v and k in _NOT_SKIPPED)
             + ''.join(f"; {name(k)} (kept as labels): " + ', '.join(f'{c} x{n}' for c, n in v.items()) for k, v in skipped.items() if v and isinstance(v, dict)))
+
+def _folds(entries:list[dict])->str:
+    "Records per part of PTB-XL's recommended split, when the entries carry strat_fold."
+    n = Counter(k for e in entries if 'strat_fold' in e for k, fs in PTBXL_SPLIT.items() if e['strat_fold'] in fs)
+    return f"; strat_fold kept: 1-8 train {n['train']}, 9 val {n['val']}, 10 test {n['test']} records" if n else ''
 
 def import_physionet_cli(kind:Param('PhysioNet database', str, choices=list(ADAPTERS)),  # which database the folder holds
                          input_dir:str,          # the PhysioNet folder (left unchanged)
                          labels_out:str=None,    # where to write labels.json (default: INPUT_DIR/labels.json)
                          pseudonymize:bool=False,  # replace patient ids with salted hashes
                          salt_file:str=None,     # secret salt file, outside the data (default ~/.config/ecgnb/salt)
-                         high_rate:bool=False,   # ptbxl: use the 500 Hz records instead of 100 Hz
-                         keep_demographics:bool=False  # cinc2020: also write age and sex into labels.json
+                         high_rate:bool=False,   # ptbxl: use the 500 Hz records (records500/) instead of 100 Hz
+                         min_likelihood:float=0.0,  # ptbxl: leave out diagnostic statements below this likelihood (0-100)
+                         keep_demographics:bool=False  # cinc2020, ptbxl: also write age and sex into labels.json
                         )->int:
     "Write a labels.json for a PhysioNet folder (cinc2017, mitdb, ptbxl or cinc2020) that `ecgnb prepare` reads."
-    kw = dict(high_rate=high_rate) if kind == 'ptbxl' else dict(keep_demographics=keep_demographics) if kind == 'cinc2020' else {}
+    kw = (dict(high_rate=high_rate, min_likelihood=min_likelihood, keep_demographics=keep_demographics) if kind == 'ptbxl'
+          else dict(keep_demographics=keep_demographics) if kind == 'cinc2020' else {})
     out, entries, skipped = import_physionet(kind, input_dir, labels_out, pseudonymize, salt_file, **kw)
     counts = Counter(l for e in entries for l in e['label'])
     labs = ', '.join(f'{l} {counts[l]}' for l in label_vocab(counts) if counts[l])
     n_pat = len({e['patient_id'] for e in entries})
-    print(f"wrote {out}: {len(entries)} records, {n_pat} patients; labels: {labs}" + _summary(skipped)
+    print(f"wrote {out}: {len(entries)} records, {n_pat} patients; labels: {labs}" + _summary(skipped) + _folds(entries)
           + ('; age and sex kept in labels.json' if kw.get('keep_demographics') else ''))
     return 0

@@ -1,10 +1,10 @@
-"`ecgnb import-physionet` from the command line: real CinC 2017 and MIT-BIH samples, a PTB-XL-shaped fixture, bad folders."
+"`ecgnb import-physionet` from the command line: real CinC 2017 and MIT-BIH samples, PTB-XL-shaped fixtures, bad folders."
 import json, stat
 import pytest
 from conftest import ecgnb
 from ecgnb.core import samples_dir
 from ecgnb.loaders import read_labels, load_folder
-from ecgnb.physionet import ptbxl_fixture
+from ecgnb.physionet import ptbxl_fixture, ptbxl_split
 
 def test_cinc2017_real(tmp_path):
     if not samples_dir('cinc2017-dev'): pytest.skip('../shared/data/cinc2017-dev is absent')
@@ -57,12 +57,55 @@ def test_bad_folders_are_one_line(tmp_path, kind, setup, reason):
     assert reason in r.stderr, r.stderr
     assert not (d/'labels.json').exists()
 
-def test_ptbxl_bad_scp_codes(tmp_path):
+@pytest.mark.parametrize('spoil,reason', [
+    (lambda d: (d/'ptbxl_database.csv').write_text((d/'ptbxl_database.csv').read_text().replace('"{\'NORM\': 100.0, \'SR\': 0.0}"', 'NORM=100', 1)),
+     "ptbxl_database.csv: ecg_id 1: scp_codes must be a dict of statements and likelihoods 0-100"),
+    (lambda d: (d/'ptbxl_database.csv').write_text((d/'ptbxl_database.csv').read_text().replace(',strat_fold,', ',fold,', 1)),
+     "ptbxl_database.csv: missing column 'strat_fold'"),
+    (lambda d: (d/'records100/00000/00002_lr.hea').unlink(), 'records100/00000/00002_lr.hea: not found, but ptbxl_database.csv lists it'),
+])
+def test_ptbxl_bad_input_is_one_line(tmp_path, spoil, reason):
     d = ptbxl_fixture(tmp_path/'p', n=3)
-    db = d/'ptbxl_database.csv'
-    db.write_text(db.read_text().replace("{'NORM': 100.0, 'SR': 0.0}", 'NORM=100', 1).replace('"NORM=100"', 'NORM=100'))
+    spoil(d)
     r = ecgnb('import-physionet', '--kind', 'ptbxl', '--input-dir', d)
-    assert r.returncode in (0, 2) and 'Traceback' not in r.stderr
+    assert r.returncode == 2 and 'Traceback' not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert reason in r.stderr, r.stderr
+    assert not (d/'labels.json').exists()
+
+def test_ptbxl_folder_end_to_end(tmp_path):
+    "A PTB-XL-shaped folder through the command: labels, strat_fold kept, folds 9 and 10 as validation and test, patients in one fold."
+    d = ptbxl_fixture(tmp_path/'ptbxl', n=22, high_rate=True)
+    r = ecgnb('import-physionet', '--kind', 'ptbxl', '--input-dir', d, '--labels-out', tmp_path/'out'/'labels.json')
+    assert r.returncode == 0, r.stderr
+    assert '22 records, 12 patients' in r.stdout and 'normal 8, st_elevation 2, arrhythmia 4, afib 2, tachycardia 4, abnormal_qrs 4' in r.stdout, r.stdout
+    assert 'strat_fold kept: 1-8 train 16, 9 val 3, 10 test 3 records' in r.stdout, r.stdout
+    ents = read_labels(tmp_path/'out'/'labels.json')
+    assert ents[0].file == 'records100/00000/00001_lr.hea' and ents[0].labels == ['normal', 'sinus_rhythm'] and ents[0].strat_fold == 10
+    assert [e.labels for e in ents[2:8:5]] == [['afib', 'abnormal_qrs'], ['arrhythmia', 'anteroseptal_myocardial_infarction', 'subendocardial_injury_in_anteroseptal_leads']]
+    folds = {}
+    for e in ents: folds.setdefault(e.patient_id, set()).add(e.strat_fold)
+    assert all(len(f) == 1 for f in folds.values()) and {f for fs in folds.values() for f in fs} == set(range(1, 11))
+    split = ptbxl_split([e.patient_id for e in ents], [e.strat_fold for e in ents])
+    assert {k: sorted({e.strat_fold for e in ents if e.patient_id in v}) for k, v in split.items()} == dict(train=list(range(1, 9)), val=[9], test=[10])
+    assert all(e.age is None and e.sex is None for e in ents)
+    recs, errs = load_folder(tmp_path/'out'/'labels.json')
+    assert len(recs) == 22 and not errs and recs[0].fs == 100 and recs[0].meta['strat_fold'] == 10
+
+def test_ptbxl_high_rate_demographics_likelihood(tmp_path):
+    d = ptbxl_fixture(tmp_path/'ptbxl', n=6, high_rate=True)
+    r = ecgnb('import-physionet', '--kind', 'ptbxl', '--input-dir', d, '--labels-out', tmp_path/'hr.json', '--high-rate',
+              '--keep-demographics', '--min-likelihood', '50')
+    assert r.returncode == 0, r.stderr
+    assert 'statements below min likelihood: 1' in r.stdout and 'age and sex kept' in r.stdout and '300' not in r.stdout, r.stdout
+    ents = read_labels(tmp_path/'hr.json')
+    assert [e.file for e in ents][:2] == ['records500/00000/00001_hr.hea', 'records500/00000/00002_hr.hea']
+    assert [(e.age, e.sex) for e in ents][:5] == [(56, 'male'), (19, 'female'), (19, 'female'), (90, 'male'), (90, 'male')]
+    assert 'inferior_myocardial_infarction' not in ents[5].labels and 'sinus_rhythm' in ents[5].labels
+    recs, errs = load_folder(tmp_path/'hr.json')
+    assert not errs and recs[0].fs == 500
+    (d/'records500/00000/00003_hr.dat').unlink()
+    r = ecgnb('import-physionet', '--kind', 'ptbxl', '--input-dir', d, '--labels-out', tmp_path/'hr2.json', '--high-rate')
+    assert r.returncode == 2 and 'records500/00000/00003_hr.dat: not found' in r.stderr and 'Traceback' not in r.stderr, r.stderr
 
 def _cinc2020_record(folder, name, comments):
     "A 12-lead 500 Hz record written by wfdb whose header then reads like another institution's: `16x1+24` .mat samples, given comments."
