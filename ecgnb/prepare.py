@@ -273,12 +273,19 @@ def _prepare_record(task:tuple)->dict:
 def make_splits(records:Sequence[tuple[str, list]],  # (patient_id, labels) of every record, in record order
                 fractions:Sequence[float]=(0.7, 0.15, 0.15),  # train, val, test fractions of patients
                 folds:int=0,                          # number of patient-level folds of train+val (0: none)
-                seed:int=0                            # seed of the split
+                seed:int=0,                           # seed of the split
+                strat_fold:dict|None=None             # patient -> the source's own fold (PTB-XL's strat_fold 1-10), for every patient
                )->dict:
     "The content of `splits.json`: patient ids per split, and folds of the non-test patients when asked."
     pats, labs = [p for p, _ in records], [list(l) for _, l in records]
-    sp = patient_split(pats, labs, fractions=tuple(fractions), seed=seed)
-    out = dict(seed=seed, fractions=list(fractions), **{k: list(sp[k]) for k in ('train', 'val', 'test')})
+    if strat_fold and all(p in strat_fold for p in pats):
+        from ecgnb.physionet import ptbxl_split
+        sp = ptbxl_split(pats, [strat_fold[p] for p in pats])
+        out = dict(seed=seed, source='strat_fold: 1-8 train, 9 val, 10 test', strat_fold={p: strat_fold[p] for p in sorted(set(pats))},
+                   **{k: list(sp[k]) for k in ('train', 'val', 'test')})
+    else:
+        sp = patient_split(pats, labs, fractions=tuple(fractions), seed=seed)
+        out = dict(seed=seed, fractions=list(fractions), **{k: list(sp[k]) for k in ('train', 'val', 'test')})
     if folds:
         test = set(sp['test'])
         idx = [i for i, p in enumerate(pats) if p not in test]
@@ -342,20 +349,21 @@ class WindowWriter:
         self.X.close(); self.y.close(); self._f.close()
 
 # %% ../nbs/05_prepare.ipynb #e8d297fb
-def _finish(t:Path, w:WindowWriter, preprocess:dict, fractions, folds:int, seed:int)->tuple[dict, dict]:
+def _finish(t:Path, w:WindowWriter, preprocess:dict, fractions, folds:int, seed:int, strat_fold:dict|None=None)->tuple[dict, dict]:
     "Write labels.json, preprocess.json and splits.json; return the splits and the windows per split."
     _write_json(t/'labels.json', {'labels': w.vocab})
     _write_json(t/'preprocess.json', preprocess)
-    splits = make_splits([(p, l) for p, l, _ in w.records], fractions, folds, seed)
+    splits = make_splits([(p, l) for p, l, _ in w.records], fractions, folds, seed, strat_fold)
     _write_json(t/'splits.json', splits)
     where = {p: k for k in ('train', 'val', 'test') for p in splits[k]}
     per = Counter()
     for p, _, k in w.records: per[where.get(p, 'none')] += k
     return splits, {k: per[k] for k in ('train', 'val', 'test')}
 
-def _report(t:Path, w:WindowWriter, preprocess:dict, skipped:list, stats:Counter, config:dict, t0:float, **extra)->dict:
+def _report(t:Path, w:WindowWriter, preprocess:dict, skipped:list, stats:Counter, config:dict, t0:float,
+            strat_fold:dict|None=None, **extra)->dict:
     "Write labels.json, preprocess.json, splits.json and report.json into `t`; returns the report."
-    splits, per_split = _finish(t, w, preprocess, config['fractions'], config['folds'], config['seed'])
+    splits, per_split = _finish(t, w, preprocess, config['fractions'], config['folds'], config['seed'], strat_fold)
     secs = time.perf_counter() - t0
     s = lambda k: stats.get(k, 0)
     report = dict(ecgnb=ecgnb.__version__, n_windows=w.n, shape=[w.n, *w.row_shape], labels=w.vocab,
@@ -517,15 +525,16 @@ def prepare(input_dir:Path|str,              # folder of raw records with a labe
                               chunk=max(1, min(8, len(mine)//(8*workers))))   # at least 8 chunks a worker
         with contextlib.closing(results):
             bar = tqdm(results, total=len(mine), desc='prepare', unit='rec', disable=None if progress else True, file=sys.stderr)
-            pids = (e.patient_id if keep_phi else pseudonymize(e.patient_id, salt) for e in mine)
-            w, skipped, stats, outcome = _collect(t, zip(pids, bar), vocab, pre.window_samples, strict, input_dir)
+            pid = {e.file: e.patient_id if keep_phi else pseudonymize(e.patient_id, salt) for e in mine}
+            w, skipped, stats, outcome = _collect(t, zip((pid[e.file] for e in mine), bar), vocab, pre.window_samples, strict, input_dir)
         if not w.n:
             first = f"; first: {skipped[0]['file']}: {skipped[0]['reason']}" if skipped else ''
             raise ECGError(f"{input_dir}: no windows to write ({len(skipped)} of {len(mine)} records skipped{first})")
         stats.update(listed=len(entries), processed=len(mine))
         lin = [lineage_entry(e, groups[e.path], hashes, salt, *(('left out', 0) if e.file in left else outcome[e.file])) for e in shard_entries]
         _release(t)
-        report = _report(t, w, pre.to_dict(), skipped, stats, config, t0, input_hash=key, workers=workers,
+        strat = {pid[e.file]: e.strat_fold for e in mine} if all(e.strat_fold is not None for e in mine) else None
+        report = _report(t, w, pre.to_dict(), skipped, stats, config, t0, strat, input_hash=key, workers=workers,
                          consent=consent_summary(lin, require_consent))
         write_lineage(t, report, lin, hashes[labels_file], keyed=salt is not None)
     return report
@@ -622,7 +631,9 @@ def merge(shards:Sequence[Path|str],  # prepared folders (shards) to merge
             lins = [json.loads((s/LINEAGE).read_text()) for s in shards]
             lin, req = [x for l in lins for x in l['entries']], bool(config.get('require_consent'))
             _release(t)
-            report = _report(t, w, json.loads((shards[0]/'preprocess.json').read_text()), skipped, stats, config, t0,
+            own = [json.loads((s/'splits.json').read_text()).get('strat_fold') for s in shards]   # sources' own folds
+            strat = {p: f for o in own for p, f in o.items()} if all(own) else None
+            report = _report(t, w, json.loads((shards[0]/'preprocess.json').read_text()), skipped, stats, config, t0, strat,
                              merge_hash=key, shards=shard_info, consent=consent_summary(lin, req))
             write_lineage(t, report, lin, None, keyed=all(l['pseudonyms'] == lins[0]['pseudonyms'] == _KEYED for l in lins),
                           shards=[dict(shard=s['shard'], lineage_hash=s['lineage_hash']) for s in shard_info])

@@ -20,7 +20,7 @@ from .evaluate import scores, choose_thresholds, evaluate, confusion_figure, cur
 
 # %% auto #0
 __all__ = ['TrainConfig', 'active_labels', 'class_weights', 'patient_folds', 'training_lineage', 'fit', 'train_cli',
-           'cross_validate']
+           'cross_validate', 'cv_table']
 
 # %% ../nbs/07_train.ipynb #8ba23c29
 @dataclass
@@ -322,6 +322,7 @@ def train_cli(data:str='data/processed',      # processed folder (from `ecgnb pr
               weight_decay:float=1e-2,        # AdamW weight decay
               device:str='cpu',               # cpu, cuda, cuda:N or auto
               folds:int=0,                    # K >= 2: patient-level K-fold cross-validation over train+val patients
+              cv:int=0,                       # K >= 2: cross-validation over every patient, each fold scored (no test split)
               resume:bool=False,              # continue from <stem>.last.pt after its last completed epoch
               balance:Param('class imbalance: loss weights, balanced oversampling, or nothing', str,
                             choices=['weights', 'oversample', 'none'])='weights',
@@ -340,6 +341,9 @@ def train_cli(data:str='data/processed',      # processed folder (from `ecgnb pr
     cfg = TrainConfig(**{f.name: args[f.name] for f in fields(TrainConfig)})
     rank, world, local = _dist_info()
     if threads > 0: torch.set_num_threads(threads)
+    if cv:
+        if world > 1 or folds: raise ECGError('--cv runs in one process and replaces --folds')
+        return _cv_run(cfg, cv)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group('nccl' if cfg.device.startswith('cuda') else 'gloo')
     try:
@@ -428,3 +432,24 @@ def cross_validate(cfg:TrainConfig,    # the run's configuration (`save` names t
     for l in labels: pooled['per_class'][l].update({m: at_own[l][m] for m in ('precision', 'recall', 'f1')})
     per = {l: {m: _mean_sd([r['record']['per_class'][l][m] for r in runs]) for m in ('auroc', 'f1')} for l in labels}
     return dict(k=k, labels=labels, multilabel=ml, folds=runs, per_class=per, pooled=pooled)
+
+# %% ../nbs/07_train.ipynb #f7c0a106
+def cv_table(res:dict)->pd.DataFrame:  # a `cross_validate` result
+    "Per-label record-level AUROC and F1: mean and sd over folds, pooled out-of-fold, and the label's records."
+    rows = [dict(label=l, records=res['pooled']['per_class'][l]['support'],
+                 auroc_mean=res['per_class'][l]['auroc'][0], auroc_sd=res['per_class'][l]['auroc'][1],
+                 auroc_pooled=res['pooled']['per_class'][l]['auroc'],
+                 f1_mean=res['per_class'][l]['f1'][0], f1_sd=res['per_class'][l]['f1'][1], f1_pooled=res['pooled']['per_class'][l]['f1'])
+            for l in res['labels']]
+    return pd.DataFrame(rows).set_index('label')
+
+def _cv_run(cfg:TrainConfig, k:int)->int:
+    t0 = time.time()
+    data = load_processed(cfg.data)
+    res = cross_validate(cfg, data, k)
+    tab = cv_table(res)
+    _write_json(_metrics_path(cfg), dict(config=asdict(cfg), env=env_info(), data=dict(path=str(cfg.data), data_hash=data.data_hash()),
+                                         cv=res, table=tab.reset_index().to_dict('records'), seconds=round(time.time() - t0, 2)))
+    print(f"{k}-fold cross-validation over {res['pooled']['n']} records ({time.time() - t0:.0f} s); record level:")
+    print(tab.round(3).to_string()); print(f"metrics {_metrics_path(cfg)}")
+    return 0
