@@ -11,7 +11,7 @@ import ecgnb
 from .core import ECGError
 
 # %% auto #0
-__all__ = ['COMMANDS', 'command_parser', 'main']
+__all__ = ['COMMANDS', 'command_parser', 'main', 'sh']
 
 # %% ../nbs/12_cli.ipynb #1d631c0f
 COMMANDS = {  # name: (module, function, one-line help)
@@ -104,3 +104,10 @@ def main(argv:list[str]|None=None)->int:
         if debug: raise
         print(f"ecgnb {name}: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)", file=sys.stderr)
         return 1
+
+# %% ../nbs/12_cli.ipynb #34cfd93c
+def sh(*args)->None:
+    "Run `ecgnb <args>` in this process, echoing the command; raise `ECGError` when it exits non-zero."
+    args = [str(a) for a in args]
+    print('$ ecgnb ' + ' '.join(args), flush=True)
+    if code := main(args): raise ECGError(f"ecgnb {args[0]} exited with status {code}")

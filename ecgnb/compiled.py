@@ -9,8 +9,8 @@ from functools import lru_cache
 import numpy as np
 from numba import njit
 from .core import ECGDataError
-from .signal import Preprocess, check_fs, as_signal, normalize, resample, _aa_filter, _butter, _sos_zi
-from .measures import _one_lead
+from .signal import Preprocess, check_fs, as_signal, normalize, resample, aa_filter, butter_sos, sos_zi
+from .measures import one_lead
 
 # Machine code is cached next to the module. Never for notebook cells: numba keys a cell's cache on the cell's own
 # text, so a kernel would keep an old copy of another kernel it calls after that one is edited.
@@ -196,7 +196,7 @@ def _isort(b):
 
 @_jit
 def _running_median_1d(v, size):
-    "Median of `size` (odd) neighbours, edges repeated (as signal._running_median)."
+    "Median of `size` (odd) neighbours, edges repeated (as signal.running_median)."
     n = v.shape[0]; h = size//2
     out = np.empty_like(v)
     buf = np.empty(size, v.dtype)
@@ -476,12 +476,12 @@ _NO_SOS = np.zeros((0, 6)), np.zeros((0, 2))
 @lru_cache(maxsize=256)
 def _resample_plan(fs_in:float, fs_out:float, n:int, half:int=5)->tuple:
     "`resample`'s polyphase filter as `resample_poly` pads and arranges it for `n` samples, and what to keep."
-    from scipy.signal._upfirdn import _pad_h, _output_len
+    from scipy.signal._upfirdn import _pad_h, _output_len   # private: resample_poly's own padding, so the twin is bit-identical (tests/test_private_imports.py)
     r = Fraction(fs_out/fs_in).limit_denominator(1000)
     up, down = r.numerator, r.denominator
     keep = int(round(n*fs_out/fs_in))
     if up == down == 1: return None, 0, 1, 1, 0, min(n, keep)
-    h = _aa_filter(up, down, half)*np.float32(up)
+    h = aa_filter(up, down, half)*np.float32(up)
     half_len = (h.size - 1)//2
     n_out = n*up//down + bool(n*up % down)
     pre, post, rem = down - half_len % down, 0, (half_len + down - half_len % down)//down
@@ -491,9 +491,9 @@ def _resample_plan(fs_in:float, fs_out:float, n:int, half:int=5)->tuple:
 
 def _band(fs:float, lo, hi, order:int=2)->tuple:
     "Sections, initial states and odd-extension length of `bandpass(x, fs, lo, hi, order)` (no sections: no filter)."
-    sos = _butter(fs, lo, hi, order)
+    sos = butter_sos(fs, lo, hi, order)
     if sos is None: return (*_NO_SOS, 0)
-    return sos, _sos_zi(fs, lo, hi, order), (int(3*fs/lo) if lo else 3*(2*order + 1))
+    return sos, sos_zi(fs, lo, hi, order), (int(3*fs/lo) if lo else 3*(2*order + 1))
 
 _QUALITY_BAND = (0.5, 40.0)  # the band `signal_quality` compares beats on
 
@@ -565,7 +565,7 @@ def detect_rpeaks_compiled(x:np.ndarray,  # one lead, shape (n,) (a (1, n) array
                           )->np.ndarray:   # sorted sample indices of R-peaks (int64), equal to `detect_rpeaks`
     "`measures.detect_rpeaks` through the compiled kernel."
     fs = check_fs(fs, name)
-    x = _one_lead(x, name)
+    x = one_lead(x, name)
     if len(x) < 0.5*fs or np.ptp(x) < 1e-6: return np.zeros(0, dtype=np.int64)
     return detect32(np.ascontiguousarray(x), fs, *_detect_plan(fs), float(mindelay))
 
@@ -575,7 +575,7 @@ def signal_quality_compiled(x:np.ndarray,  # one lead
                            )->float:        # 0 (unusable) to 1 (clean), equal to `signal_quality` to 1e-5
     "`measures.signal_quality` through the compiled kernels."
     fs = check_fs(fs)
-    try: x = _one_lead(x)
+    try: x = one_lead(x)
     except ECGDataError: return 0.0
     if len(x) < fs or np.ptp(x) < 1e-6: return 0.0
     x = np.ascontiguousarray(x)
@@ -612,7 +612,7 @@ def recording_measures_compiled(x:np.ndarray,     # one lead, finite, shape (n,)
                                 span:int           # window length, in samples of `x`
                                )->tuple:           # (R-peaks of `x`, quality of each window)
     "R-peaks of a recording and the quality of each of its windows in one compiled call: `detect_rpeaks(x, fs)`, then `signal_quality` of each window with the peaks inside it."
-    fs = check_fs(fs); x = np.ascontiguousarray(_one_lead(x))
+    fs = check_fs(fs); x = np.ascontiguousarray(one_lead(x))
     return _measures32(x, fs, *_detect_plan(fs), *_band(fs, *_QUALITY_BAND), np.asarray(starts, np.int64), int(span), 0.25)
 
 def warm_up():

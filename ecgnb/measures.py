@@ -10,14 +10,14 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 from fastcore.script import Param
 from .core import ECGError, ECGDataError
-from .signal import as_signal, check_fs, bandpass, resample, _edge_pad, _running_median
+from .signal import as_signal, check_fs, bandpass, resample, edge_pad, running_median
 
 # %% auto #0
-__all__ = ['BEAT_SYMBOLS', 'DETECTORS', 'detect_rpeaks', 'rr_intervals', 'heart_rate', 'hrv_features', 'clipped_fraction',
-           'signal_quality', 'recording_measures', 'qrs_width', 'st_level', 'j_point_st', 'corr_rows',
-           'p_wave_presence', 'p_wave_snr', 'match_beats', 'beat_scores', 'read_annotated', 'annotated_records',
-           'vf_spans', 'score_rpeaks', 'score_total', 'format_scores', 'score_rpeaks_cli', 'drop_beats',
-           'write_annotated']
+__all__ = ['BEAT_SYMBOLS', 'DETECTORS', 'one_lead', 'detect_rpeaks', 'rr_intervals', 'heart_rate', 'hrv_features',
+           'clipped_fraction', 'signal_quality', 'recording_measures', 'qrs_width', 'st_level', 'j_point_st',
+           'corr_rows', 'p_wave_presence', 'p_wave_snr', 'match_beats', 'beat_scores', 'read_annotated',
+           'annotated_records', 'vf_spans', 'score_rpeaks', 'score_total', 'format_scores', 'score_rpeaks_cli',
+           'drop_beats', 'write_annotated']
 
 # %% ../nbs/02a_measures.ipynb #4a717616
 def _qrs_segments(q:np.ndarray, fs:float, smooth=0.1, avg=0.75, k=1.5, minlen=0.4):
@@ -55,7 +55,7 @@ def _height(y:np.ndarray,   # the signal the candidates are in
            )->np.ndarray:
     "Height of each candidate: the largest |y - local median| within +-`half` s."
     w, c = max(1, int(half*fs)), max(1, int(ctx*fs))
-    win = _edge_pad(y, c, c)[p[:, None] + np.arange(2*c + 1)]
+    win = edge_pad(y, c, c)[p[:, None] + np.arange(2*c + 1)]
     med = np.partition(win, c, axis=1)[:, c:c+1]
     return np.abs(win[:, c-w:c+w+1] - med).max(1)
 
@@ -76,7 +76,7 @@ def _gap_ratio(p:np.ndarray,     # candidate samples, sorted
     "The interval between the confident beats on either side of each candidate (not itself) over the running-median RR."
     cp = p[conf]
     if len(cp) < 3: return np.full(len(p), np.inf)
-    mrr = _running_median(np.diff(cp)[None].astype(np.float64), 2*nb + 1)[0]
+    mrr = running_median(np.diff(cp)[None].astype(np.float64), 2*nb + 1)[0]
     i = np.searchsorted(cp, p); nxt = np.where(conf, i + 1, i); prv = i - 1
     nxt_c, prv_c = cp[np.minimum(nxt, len(cp) - 1)], cp[np.maximum(prv, 0)]
     span = np.where((prv >= 0) & (nxt < len(cp)), nxt_c - prv_c, 2*np.where(prv >= 0, p - prv_c, nxt_c - p))
@@ -94,7 +94,9 @@ def _segment_argmax(v:np.ndarray, beg:np.ndarray, end:np.ndarray)->np.ndarray:
     _, first = np.unique(seg[hit], return_index=True)
     return idx[hit[first]]
 
-def _one_lead(x, name=None)->np.ndarray:
+def one_lead(x,          # one lead: (n,) or (1, n)
+             name=None   # what to call it in errors
+            )->np.ndarray:  # finite float32, (n,)
     "`x` as a finite float32 1-D array (a (1, n) array is accepted); several leads are a user error."
     x = as_signal(x, name)
     if x.ndim == 2:
@@ -110,7 +112,7 @@ def _polarity(y:np.ndarray)->float:
 def _to_apex(x:np.ndarray, fs:float, p:np.ndarray, half:float=0.05)->np.ndarray:
     "Move each peak to the extreme of `x` within +-`half` s, in the direction the beats point (relative to local median)."
     w = max(1, int(half*fs))
-    xp = _edge_pad(x, w, w)
+    xp = edge_pad(x, w, w)
     win = xp[p[:, None] + np.arange(2*w + 1)]
     win = win - np.partition(win, w, axis=1)[:, w:w+1]  # the median of 2w+1 values
     s = 1.0 if np.median(win[:, w]) >= 0 else -1.0
@@ -125,7 +127,7 @@ def detect_rpeaks(x:np.ndarray,  # one lead, shape (n,) (a (1, n) array is accep
                  )->np.ndarray:   # sorted sample indices of R-peaks (int64)
     "R-peak sample indices: QRS-band slope candidates, kept by strength, height and rhythm, refined to the apex."
     fs = check_fs(fs, name)
-    x = _one_lead(x, name)
+    x = one_lead(x, name)
     n = len(x)
     if n < 0.5*fs or np.ptp(x) < 1e-6: return np.zeros(0, dtype=np.int64)
     k = max(1, int(fs // 150))  # the QRS band needs no more than ~150 Hz: detect on means of k samples
@@ -200,7 +202,7 @@ def signal_quality(x:np.ndarray,  # one lead
                   )->float:        # 0 (unusable) to 1 (clean)
     "Signal quality index in [0, 1]: plausible beats x beat-to-median-beat correlation x (1 - clipping)."
     fs = check_fs(fs)
-    try: x = _one_lead(x)
+    try: x = one_lead(x)
     except ECGDataError: return 0.0
     if len(x) < fs or np.ptp(x) < 1e-6: return 0.0
     clip = clipped_fraction(x)
@@ -233,7 +235,7 @@ def _low(x, fs): return bandpass(x, fs, None, 40.0)
 
 def _template(x:np.ndarray, fs:float, peaks:np.ndarray):
     "Beats (low-passed, around each usable peak), their peaks and the median beat; None when fewer than 2 beats."
-    beats, kept = _beat_matrix(_low(_one_lead(x), fs), peaks, fs, _BEFORE, _AFTER)
+    beats, kept = _beat_matrix(_low(one_lead(x), fs), peaks, fs, _BEFORE, _AFTER)
     if len(beats) < 2: return None
     return beats, kept, np.median(beats, 0)
 

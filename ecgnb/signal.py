@@ -15,8 +15,9 @@ from fastcore.basics import patch
 from .core import ECGError, ECGDataError
 
 # %% auto #0
-__all__ = ['NORMALIZE', 'check_fs', 'as_signal', 'resample', 'bandpass', 'notch', 'detect_mains', 'remove_baseline', 'normalize',
-           'window_starts', 'sliding_windows', 'Preprocess']
+__all__ = ['NORMALIZE', 'check_fs', 'as_signal', 'aa_filter', 'resample', 'butter_sos', 'sos_zi', 'bandpass', 'notch',
+           'detect_mains', 'edge_pad', 'running_median', 'remove_baseline', 'normalize', 'window_starts',
+           'sliding_windows', 'Preprocess']
 
 # %% ../nbs/02_signal.ipynb #6fcca7b6
 def check_fs(fs, name=None)->float:
@@ -45,7 +46,10 @@ def as_signal(x,                # array-like, (samples,) or (leads, samples)
 
 # %% ../nbs/02_signal.ipynb #63bafd4a
 @lru_cache(maxsize=64)
-def _aa_filter(up:int, down:int, half:int)->np.ndarray:
+def aa_filter(up:int,     # upsampling factor
+              down:int,   # downsampling factor
+              half:int    # half-length in units of max(up, down)
+             )->np.ndarray:  # float32 taps
     "Kaiser-windowed low-pass FIR for polyphase resampling by up/down (as scipy designs it), float32."
     m = max(up, down)
     return ss.firwin(2*half*m + 1, 1/m, window=('kaiser', 5.0)).astype(np.float32)  # resample_poly scales by up
@@ -60,12 +64,17 @@ def resample(x:np.ndarray,  # signal, shape (..., n)
     x = np.asarray(x, dtype=np.float32)
     if fs_in == fs_out: return x
     r = Fraction(fs_out/fs_in).limit_denominator(1000)
-    y = ss.resample_poly(x, r.numerator, r.denominator, axis=-1, window=_aa_filter(r.numerator, r.denominator, half))
+    y = ss.resample_poly(x, r.numerator, r.denominator, axis=-1, window=aa_filter(r.numerator, r.denominator, half))
     return y[..., :int(round(x.shape[-1]*fs_out/fs_in))].astype(np.float32, copy=False)
 
 # %% ../nbs/02_signal.ipynb #6b294117
 @lru_cache(maxsize=64)
-def _butter(fs:float, lo, hi, order:int):
+def butter_sos(fs:float,   # sampling rate in Hz
+               lo,          # high-pass edge in Hz (None or <= 0: none)
+               hi,          # low-pass edge in Hz (None or at Nyquist: none)
+               order:int    # filter order
+              )->np.ndarray|None:  # second-order sections, or None when neither edge applies
+    "A Butterworth band-, low- or high-pass as second-order sections (cached: the design costs more than a 5-s filter)."
     nyq = fs/2
     if hi is not None and hi >= nyq*0.99: hi = None
     if lo is not None and lo <= 0: lo = None
@@ -75,13 +84,16 @@ def _butter(fs:float, lo, hi, order:int):
     return ss.butter(order, [lo, hi], 'bandpass', fs=fs, output='sos')
 
 @lru_cache(maxsize=64)
-def _sos_zi(fs:float, lo, hi, order:int)->np.ndarray:
-    "Steady-state initial conditions of `_butter(...)`, (sections, 2): designing them costs more than filtering 5 s."
-    sos = _butter(fs, lo, hi, order)
+def sos_zi(fs:float, lo, hi, order:int  # as for `butter_sos`
+          )->np.ndarray:                   # (sections, 2), read-only
+    "Steady-state initial conditions of `butter_sos(...)`: designing them costs more than filtering 5 s."
+    sos = butter_sos(fs, lo, hi, order)
     zi = ss.sosfilt_zi(sos); zi.flags.writeable = False
     return zi
 
-try: from scipy.signal._sosfilt import _sosfilt  # scipy's compiled loop, without sosfilt's checks (~50 us a call)
+# scipy's private compiled loop, without sosfilt's checks (~50 us a call); tests/test_private_imports.py fails if it moves,
+# and without it we fall back to the public sosfilt
+try: from scipy.signal._sosfilt import _sosfilt
 except ImportError: _sosfilt = None
 
 def _sosfilt_rows(sos:np.ndarray, zi:np.ndarray, y:np.ndarray)->np.ndarray:
@@ -92,7 +104,7 @@ def _sosfilt_rows(sos:np.ndarray, zi:np.ndarray, y:np.ndarray)->np.ndarray:
 
 def _sosfiltfilt(sos:np.ndarray, zi:np.ndarray, x:np.ndarray, padlen:int)->np.ndarray:
     "`scipy.signal.sosfiltfilt` along the last axis (odd padding) with cached initial conditions `zi`: the same steps, so the same numbers."
-    from scipy.signal._arraytools import odd_ext
+    from scipy.signal._arraytools import odd_ext   # private: sosfiltfilt's own padding, so the numbers match (tested in tests/test_private_imports.py)
     ext = odd_ext(x, padlen, axis=-1) if padlen > 0 else x
     y = np.array(ext.reshape(-1, ext.shape[-1]), dtype=np.float64, order='C')
     y = _sosfilt_rows(sos, zi, y)
@@ -107,11 +119,11 @@ def bandpass(x:np.ndarray,  # signal, shape (..., n)
     "Zero-phase Butterworth band-pass along the last axis."
     fs = check_fs(fs)
     if lo is not None and hi is not None and lo >= hi: raise ECGError(f"band-pass needs lo < hi, got {lo} >= {hi}")
-    sos = _butter(fs, lo, hi, order)
+    sos = butter_sos(fs, lo, hi, order)
     x = np.asarray(x, dtype=np.float32)
     if sos is None: return x
     pad = min(x.shape[-1]-1, int(3*fs/lo) if lo else 3*(2*order+1))
-    return _sosfiltfilt(sos, _sos_zi(fs, lo, hi, order), x, max(pad, 0)).astype(np.float32, copy=False)
+    return _sosfiltfilt(sos, sos_zi(fs, lo, hi, order), x, max(pad, 0)).astype(np.float32, copy=False)
 
 # %% ../nbs/02_signal.ipynb #bf6f7470
 def notch(x:np.ndarray,  # signal, shape (..., n)
@@ -148,24 +160,28 @@ def detect_mains(x:np.ndarray,  # signal, shape (..., n)
     return best
 
 # %% ../nbs/02_signal.ipynb #df265ebe
-def _edge_pad(a:np.ndarray, before:int, after:int)->np.ndarray:
+def edge_pad(a:np.ndarray,  # array, padded along its last axis
+             before:int, after:int  # samples to add at each end
+            )->np.ndarray:
     "`np.pad(a, ..., mode='edge')` along the last axis only, without np.pad's general-case overhead (~40 us a call)."
     return np.concatenate([np.repeat(a[..., :1], before, -1), a, np.repeat(a[..., -1:], after, -1)], -1)
 
-def _running_median(m:np.ndarray, size:int)->np.ndarray:
+def running_median(m:np.ndarray,  # 2-D array, filtered along its last axis
+                   size:int        # odd window length in samples
+                  )->np.ndarray:
     "Median of `size` (odd) neighbours along the last axis of 2-D `m`, edges repeated."
     if size <= 1 or m.shape[-1] < 2: return m
     h = size//2
-    v = np.lib.stride_tricks.sliding_window_view(_edge_pad(m, h, h), size, axis=-1)
+    v = np.lib.stride_tricks.sliding_window_view(edge_pad(m, h, h), size, axis=-1)
     return np.partition(v, h, axis=-1)[..., h]
 
 def _upsample_linear(m:np.ndarray, blk:int, n:int)->np.ndarray:
     "Linear interpolation of block values `m` (leads, nb), known at block centres, to `n` samples."
-    mp = _edge_pad(m, 1, 1)
+    mp = edge_pad(m, 1, 1)
     w = ((np.arange(blk) - (blk-1)/2)/blk).astype(m.dtype)  # offset from the block centre, in blocks
     up = (m[..., None] + np.maximum(w, 0)*(mp[:, 2:] - m)[..., None] + np.minimum(w, 0)*(m - mp[:, :-2])[..., None])
     base = up.reshape(m.shape[0], -1)
-    return _edge_pad(base, 0, n - base.shape[-1])
+    return edge_pad(base, 0, n - base.shape[-1])
 
 def remove_baseline(x:np.ndarray,  # signal, shape (..., n)
                     fs:float,       # sampling rate in Hz
@@ -180,7 +196,7 @@ def remove_baseline(x:np.ndarray,  # signal, shape (..., n)
     if nb < 3: return x - np.median(x, axis=-1, keepdims=True)
     lead = x.reshape(-1, n)
     m = lead[:, :nb*blk].reshape(lead.shape[0], nb, blk).mean(-1)
-    for w in windows: m = _running_median(m, int(round(w*fs/blk)) | 1)
+    for w in windows: m = running_median(m, int(round(w*fs/blk)) | 1)
     return (lead - _upsample_linear(m, blk, n)).reshape(x.shape).astype(np.float32, copy=False)
 
 # %% ../nbs/02_signal.ipynb #32387704

@@ -10,7 +10,7 @@ import nbformat
 from .core import ECGError, project_root, atomic_write, env_info
 
 # %% auto #0
-__all__ = ['report_notebooks', 'run_report', 'write_index', 'run_study', 'sh', 'study_cli']
+__all__ = ['report_notebooks', 'run_report', 'write_index', 'run_study', 'study_cli']
 
 # %% ../nbs/11_study.ipynb #76d89e24
 def report_notebooks(reports:Path|str)->list[Path]:
@@ -91,14 +91,6 @@ def run_study(reports:Path|str|None=None, # folder of report notebooks (default:
     idx = write_index(out, summaries, env)
     print(f"ecgnb study: index at {idx}", flush=True)
     return dict(reports=summaries, env=env, index=str(idx))
-
-# %% ../nbs/11_study.ipynb #34cfd93c
-def sh(*args)->None:
-    "Run `ecgnb <args>` in this process, echoing the command; raise `ECGError` when it exits non-zero."
-    from ecgnb.cli import main
-    args = [str(a) for a in args]
-    print('$ ecgnb ' + ' '.join(args), flush=True)
-    if code := main(args): raise ECGError(f"ecgnb {args[0]} exited with status {code}")
 
 # %% ../nbs/11_study.ipynb #968f7d3a
 def study_cli(quick:bool=False,      # small parameters (a few minutes), as `make test` runs it
