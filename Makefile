@@ -16,7 +16,7 @@ help:
 	@echo "make docs         build the docs site into _docs/ (Quarto when present, offline fallback otherwise)"
 	@echo "make export       write the library from the notebooks (nbdev_export)"
 	@echo "make clean-nbs    strip notebook metadata and execution counts (nbdev_clean), as make test expects"
-	@echo "make check-sync   fail when library, notebooks or README are out of step"
+	@echo "make check-sync   fail when library, notebooks or README are out of step; print the notebook measures"
 	@echo "make nbtest       run the notebooks' tests only"
 	@echo "make pytest       run tests/ only"
 
@@ -48,9 +48,11 @@ export: $(STAMP)
 clean-nbs: $(STAMP)
 	$(BIN)/nbdev_clean && $(BIN)/nbdev_clean --fname reports
 
-# Fails when the exported library or a notebook is out of step with what nbdev would write.
+# Fails when the exported library or a notebook is out of step with what nbdev would write; then prints how the
+# notebooks read (cell and function sizes, examples after functions, saved figures: issue 16's measures).
 check-sync: $(STAMP)
 	$(BIN)/python .ci/check_sync.py
+	$(BIN)/python .ci/nb_measures.py
 
 nbtest: $(STAMP)
 	$(BIN)/nbdev_test --n_workers 2 --timing $(NBTEST_ARGS)
