@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_service.ipynb #f547ad93
 from __future__ import annotations
-import gc, hmac, logging, os, tempfile
+import gc, hmac, logging, os, re, tempfile
 from functools import partial
 from pathlib import Path
 from typing import Literal
@@ -20,9 +20,27 @@ from .measures import heart_rate, recording_measures, signal_quality, detect_rpe
 from .export import INPUT, ort_session, read_metadata
 
 # %% auto #0
-__all__ = ['FS_RANGE', 'UNITS', 'MAX_ABS_MV', 'MAX_BATCH', 'DOCS_ASSETS', 'FILE_EXTS', 'log', 'INLINE_SECONDS', 'PAGE', 'app',
-           'Engine', 'Invalid', 'as_array', 'Settings', 'InferRequest', 'WindowResult', 'InferResponse', 'BatchRequest',
-           'BatchResponse', 'Problem', 'preview_signal', 'create_app', 'serve_cli']
+__all__ = ['FS_RANGE', 'UNITS', 'MAX_ABS_MV', 'MAX_BATCH', 'DOCS_ASSETS', 'FILE_EXTS', 'log', 'INLINE_SECONDS', 'PAPER_JS',
+           'PAGE', 'app', 'lead_key', 'Engine', 'Invalid', 'as_array', 'Settings', 'InferRequest', 'WindowResult',
+           'InferResponse', 'BatchRequest', 'BatchResponse', 'Problem', 'preview_signal', 'create_app', 'serve_cli']
+
+# %% ../nbs/10_service.ipynb #a2e652df
+_LEAD_ALIASES = {'D1': 'I', 'DI': 'I', 'D2': 'II', 'DII': 'II', 'D3': 'III', 'DIII': 'III'}
+
+def lead_key(name:str)->str:
+    "A lead name as the service compares it: no case, spaces or `ECG`/`Lead` prefix; D1-D3 are I-III."
+    k = re.sub(r'^(lead|ecg|ekg)[\s_:-]*', '', str(name).strip(), flags=re.I).replace(' ', '').upper()
+    return _LEAD_ALIASES.get(k, k)
+
+# %% ../nbs/10_service.ipynb #d62da87a
+def _model_leads(meta:dict, path:Path)->list[str]:
+    "The contract's lead names (`lead0`, ... when it has none), checked: one distinct name per input lead."
+    n, names = int(meta['n_leads']), meta.get('leads')
+    if not names: return [f"lead{i}" for i in range(n)]
+    if (not isinstance(names, list) or len(names) != n or not all(isinstance(l, str) and lead_key(l) for l in names)
+        or len({lead_key(l) for l in names}) != n):
+        raise ECGDataError(path, f"its metadata lists leads {str(names)[:200]} for {n} input lead(s): one distinct name per lead is needed")
+    return names
 
 # %% ../nbs/10_service.ipynb #c21af3da
 FS_RANGE = (100.0, 1000.0)   # accepted input sampling rates, Hz
@@ -53,7 +71,9 @@ class Engine:
         self.thresholds = np.asarray(self.meta.get('thresholds') or [0.5]*len(self.labels), np.float32)
         self.pre = Preprocess.from_dict(self.meta['preprocess'])
         self.n_leads, self.window = int(self.meta['n_leads']), int(self.meta['window'])
-        self.leads = list(self.meta.get('leads') or [])
+        self.leads = _model_leads(self.meta, path)
+        self.named = not all(re.fullmatch(r'lead\d+', l) for l in self.leads)   # `lead0`, ...: rows go by position
+        self.rhythm = next((i for i, l in enumerate(self.leads) if lead_key(l) == 'II'), 0)   # the lead measured
         self.version = str(self.meta.get('model_version', ''))
         self.input = self.meta.get('input', INPUT)
         self.compiled = bool(compiled)
@@ -96,7 +116,7 @@ def _record_init(self:Engine):
     self.labels, self.multilabel = list(self.meta['labels']), False
     self.thresholds = np.ones(len(self.labels), np.float32)
     self.rate, self.min_seconds = float(self.meta['rate']), float(self.meta.get('min_seconds', 5.0))
-    self.n_leads, self.leads, self.window, self.pre = 1, ['lead0'], None, None
+    self.n_leads, self.leads, self.named, self.rhythm, self.window, self.pre = 1, ['lead0'], False, 0, None, None
     self.version, self.input, self.compiled = str(self.meta.get('model_version', '')), 'signal', False
 
 @patch
@@ -143,20 +163,30 @@ def _units(v)->float:
     return UNITS[v]
 
 # %% ../nbs/10_service.ipynb #09b0e9e8
+def _names(names)->str: return ', '.join(str(n)[:24] for n in names[:24]) + (', ...' if len(names) > 24 else '')
+
+@patch
+def lead_rows(self:Engine, names:list[str], source:str='the signal')->list[int]:
+    "The row of each model lead among `names` (compared by `lead_key`); `Invalid` naming a missing or doubled lead."
+    keys = [lead_key(n) for n in names]
+    if doubled := [l for l in self.leads if keys.count(lead_key(l)) > 1]:
+        raise Invalid(f"lead {', '.join(doubled)} appears more than once in {source} ({_names(names)})", 'leads')
+    if missing := [l for l in self.leads if lead_key(l) not in keys]:
+        raise Invalid(f"missing lead{'s' if len(missing) > 1 else ''} {', '.join(missing)}: the model needs {', '.join(self.leads)}; "
+                      f"{source} has {_names(names)}", 'leads')
+    return [keys.index(lead_key(l)) for l in self.leads]
+
 @patch
 def select_leads(self:Engine, x:np.ndarray, names)->np.ndarray:
-    "The model's leads (leads, n) out of the request's rows."
+    "The model's leads (leads, n), in its order, out of the request's rows (named by `names`, or in the model's order)."
     if x.ndim == 1: x = x[None]
     if names is not None:
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or len(names) != len(x):
             raise Invalid(f"leads must be a list of {len(x)} names, one per signal row", 'leads')
-        if len(x) != self.n_leads or [n.lower() for n in names] != [l.lower() for l in self.leads]:
-            low = [n.lower() for n in names]
-            missing = [l for l in self.leads if l.lower() not in low]
-            if missing or len(self.leads) != self.n_leads: raise Invalid(f"the model needs leads {self.leads}; missing {missing}", 'leads')
-            x = x[[low.index(l.lower()) for l in self.leads]]
+        if self.named: return x[self.lead_rows(names)]
     if len(x) != self.n_leads:
-        raise Invalid(f"the model takes {self.n_leads} lead(s) {self.leads}; got {len(x)} rows (name them with `leads` to pick)", 'signal')
+        raise Invalid(f"the model takes {self.n_leads} lead(s) ({_names(self.leads)}); got {len(x)} rows"
+                      + (" (name them with `leads` to pick)" if self.named else ''), 'signal')
     return x
 
 @patch
@@ -197,7 +227,7 @@ def infer(self:Engine, x:np.ndarray, fs:float)->dict:
     starts, W = self.pre.starts(y.shape[-1]), self.pre.windows(y)
     P = self.probabilities(W)
     span = int(round(self.pre.window_sec*fs))
-    peaks, q = self._measures(x[0], fs, np.round(starts*fs/self.pre.fs).astype(np.int64), span)
+    peaks, q = self._measures(x[self.rhythm], fs, np.round(starts*fs/self.pre.fs).astype(np.int64), span)
     hr = heart_rate(peaks, fs) if len(peaks) >= 2 else float('nan')
     good = q >= self.quality_min
     ok = bool(good.any())
@@ -336,7 +366,7 @@ class InferRequest(BaseModel):
     signal: list[float] | list[list[float]] = Field(description='one lead (list of samples) or leads x samples', min_length=1)
     fs: float = Field(ge=FS_RANGE[0], le=FS_RANGE[1], description='sampling rate in Hz; resampled to the model rate')
     units: Literal['mV', 'uV', 'µV', 'V'] = Field('mV', description='unit of the values')
-    leads: list[str] | None = Field(None, description="names of the signal rows, to pick the model's leads")
+    leads: list[str] | None = Field(None, description="names of the signal rows, to pick the model's leads by name (see GET /model)")
 
 class WindowResult(BaseModel):
     start_s: float
@@ -420,23 +450,34 @@ def read_upload(self:Engine, name:str, data:bytes, fs:float|None=None, lead:str|
     ext = Path(name or '').suffix.lower()
     if ext not in FILE_EXTS: raise Invalid(f"unsupported file type {ext or '(none)'!r}; send one of {', '.join(FILE_EXTS)}", 'file')
     if not data: raise Invalid("the file is empty", 'file')
-    generic = all(l.startswith('lead') for l in self.leads)
+    if lead and self.n_leads > 1: raise Invalid(f"`lead` picks the lead of a one-lead model; this one reads its {self.n_leads} leads by name", 'lead')
     with tempfile.TemporaryDirectory(prefix='ecgnb-') as d:
         path = _unzip_wfdb(data, Path(d), record) if ext == '.zip' else Path(d)/f"upload{ext}"
         if ext != '.zip': path.write_bytes(data)
         want = (int(lead) if lead.isdigit() else lead) if lead else (None if self.n_leads == 1 else 'all')
         try: rec = read_record(path, lead=want, fs=fs)
         except ECGError as e: raise Invalid(f"{Path(name).name}: {getattr(e, 'reason', str(e)).replace(str(d), '')}", 'file') from None
+        except Exception as e:   # a reader's own failure on a strange file: still the file's problem, and logged (type only)
+            logging.getLogger('ecgnb.service').warning("reading an upload failed with %s", type(e).__name__)
+            raise Invalid(f"{Path(name).name}: not a readable recording ({type(e).__name__})", 'file') from None
     if not FS_RANGE[0] <= rec.fs <= FS_RANGE[1]: raise Invalid(f"the recording's rate {rec.fs:g} Hz is outside {FS_RANGE[0]:g}-{FS_RANGE[1]:g} Hz", 'file')
-    x = self.select_leads(rec.signal, None if (self.n_leads == 1 or generic) else list(rec.leads))
+    pick = self.n_leads > 1 and self.named
+    x = rec.signal[self.lead_rows(rec.leads, f"the file {Path(name).name}")] if pick else self.select_leads(rec.signal, None)
     if np.nanmax(np.abs(x)) > MAX_ABS_MV: raise Invalid(f"values beyond {MAX_ABS_MV:g} mV: the file's units are not a voltage", 'file')
     self.check_length(x.shape[-1], rec.fs, self.max_file_seconds)
     return x, float(rec.fs), list(rec.leads)
 
-def preview_signal(x:np.ndarray, fs:float, points:int=2000)->dict:
-    "The first lead thinned to at most `points` samples, for plotting."
+def preview_signal(x:np.ndarray, fs:float, points:int=2000,
+                   leads:list[str]|None=None,       # names of the rows: with several, `leads` holds every lead
+                   seconds:float=10.0, rate:float=250.0  # of which the first `seconds`, at most about `rate` Hz
+                  )->dict:
+    "For plotting: the first lead thinned to at most `points` samples, and with several `leads`, each lead's first seconds."
     step = max(1, -(-x.shape[-1]//points))
-    return dict(fs=fs/step, values=np.round(x[0, ::step].astype(np.float64), 4).tolist())
+    out = dict(fs=fs/step, values=np.round(x[0, ::step].astype(np.float64), 4).tolist())
+    if leads is None or len(leads) < 2: return out
+    k = max(1, int(fs//rate))
+    sig = np.round(x[:, :int(round(seconds*fs)):k].astype(np.float64), 4)
+    return out | {'leads': dict(fs=fs/k, names=list(leads), signals=sig.tolist())}
 
 # %% ../nbs/10_service.ipynb #ef7b78c5
 import ecgnb
@@ -476,6 +517,53 @@ async def _infer_body(eng:Engine, body:bytes)->Response:
     except Exception as e: return _fail('/infer', e)
     return await _run('/infer', eng.infer, x, fs, thread=x.shape[-1] > INLINE_SECONDS*fs)
 
+# %% ../nbs/10_service.ipynb #dd4a4afc
+PAPER_JS = r"""
+// ECG paper (25 mm/s, 10 mm/mV, 1-mm and 5-mm squares) for several leads; 12 standard leads in the clinical 3x4 layout
+const MM = 4, ROW = 30;   // canvas pixels per mm; mm per row of traces
+const STD = ['I', 'II', 'III', 'AVR', 'AVL', 'AVF', 'V1', 'V2', 'V3', 'V4', 'V5', 'V6'];
+const ALIAS = {D1: 'I', DI: 'I', D2: 'II', DII: 'II', D3: 'III', DIII: 'III'};
+function leadKey(s){ const k = String(s).trim().replace(/^(lead|ecg|ekg)[\s_:-]*/i, '').replace(/ /g, '').toUpperCase(); return ALIAS[k] || k; }
+function panels(names){
+  const k = names.map(leadKey);
+  if (!STD.every(s => k.includes(s))) return {layout: 'rows', list: names.map((n, i) => ({lead: i, row: i, t0: 0, t1: 10}))};
+  const list = [];
+  for (let col = 0; col < 4; col++) for (let row = 0; row < 3; row++)   // I II III | aVR aVL aVF | V1-V3 | V4-V6
+    list.push({lead: k.indexOf(STD[3*col + row]), row: row, t0: 2.5*col, t1: 2.5*(col + 1)});
+  list.push({lead: k.indexOf('II'), row: 3, t0: 0, t1: 10});   // the rhythm strip
+  return {layout: '3x4', list: list};
+}
+function grid(g, W, H){
+  for (const [step, colour] of [[1, '#f6d5d5'], [5, '#e8a0a0']]) {
+    g.strokeStyle = colour; g.lineWidth = 1; g.beginPath();
+    for (let x = 0; x <= W; x += step*MM) { g.moveTo(x + .5, 0); g.lineTo(x + .5, H); }
+    for (let y = 0; y <= H; y += step*MM) { g.moveTo(0, y + .5); g.lineTo(W, y + .5); }
+    g.stroke(); }
+}
+function trace(g, v, fs, p){
+  const a = Math.max(0, Math.floor(p.t0*fs)), b = Math.min(v.length, Math.ceil(p.t1*fs));
+  if (b - a < 2) return;
+  const s = Array.from(v.slice(a, b)).sort((x, y) => x - y), base = s[s.length >> 1];   // the segment's median on the row's line
+  const x0 = p.t0*25*MM, y0 = (p.row + .5)*ROW*MM;
+  g.beginPath();
+  for (let i = a; i < b; i++) { const x = x0 + (i/fs - p.t0)*25*MM, y = y0 - (v[i] - base)*10*MM; if (i > a) g.lineTo(x, y); else g.moveTo(x, y); }
+  g.stroke();
+}
+function plotLeads(rows, names, fs){   // rows in mV, one per name
+  const c = $('plot'), g = c.getContext('2d'), ps = panels(names), nrow = Math.max(...ps.list.map(p => p.row)) + 1;
+  c.width = 250*MM; c.height = (nrow*ROW + 6)*MM; c.style.height = 'auto';
+  grid(g, c.width, c.height);
+  g.strokeStyle = '#000'; g.lineWidth = 1.3; g.lineJoin = 'round';
+  for (const p of ps.list) trace(g, rows[p.lead], fs, p);
+  g.fillStyle = '#555'; g.font = 'bold 13px sans-serif';
+  for (const p of ps.list) { const x0 = p.t0*25*MM, y = p.row*ROW*MM;
+    g.fillText(names[p.lead], x0 + 6, y + 16);
+    if (p.t0 > 0) g.fillRect(x0 - 1, y + (ROW/2 - 4)*MM, 2, 8*MM); }   // where one column ends and the next begins
+  g.font = '12px sans-serif'; g.fillText('25 mm/s, 10 mm/mV', 6, c.height - 8);
+  c.dataset.layout = ps.layout; c.dataset.panels = ps.list.map(p => names[p.lead]).join(',');
+}
+"""
+
 # %% ../nbs/10_service.ipynb #cd94da09
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ecgnb: ECG classifier</title>
@@ -493,7 +581,8 @@ table{border-collapse:collapse} caption{caption-side:bottom;text-align:left;whit
 <h1>ECG classifier</h1><div id="model" class="muted">loading model information...</div>
 <fieldset><legend>Recording</legend>
 <div>File (CSV, NumPy, EDF, or a zip of WFDB files): <input type="file" id="file" accept=".csv,.tsv,.txt,.npy,.edf,.bdf,.zip"></div>
-<div>or paste values of one lead (comma, space or newline separated):<textarea id="values" placeholder="0.01, 0.02, 0.05, ..."></textarea></div>
+<div><span id="pastehow">or paste values of one lead (comma, space or newline separated):</span><textarea id="values" placeholder="0.01, 0.02, 0.05, ..."></textarea></div>
+<div id="leadrow" hidden>Lead names <input id="leads" style="width:32em"> <span class="muted">several leads: one line of values per lead, in this order</span></div>
 <div>Sampling rate <input id="fs" type="number" min="100" max="1000" step="any" value="250" style="width:6em"> Hz
  &nbsp; units <select id="units"><option>mV</option><option>uV</option><option>V</option></select>
  &nbsp; API key <input id="key" type="password" placeholder="if the service needs one" style="width:14em">
@@ -502,10 +591,12 @@ table{border-collapse:collapse} caption{caption-side:bottom;text-align:left;whit
 <div id="result" aria-live="polite"></div><table id="probs"></table>
 <script>
 const $ = id => document.getElementById(id);
+// {paper}
 function headers(json){ const h = {}; if (json) h['Content-Type'] = 'application/json';
   const k = $('key').value.trim(); if (k) h['X-API-Key'] = k; return h; }
 function plot(v, fs){
-  const c = $('plot'), g = c.getContext('2d'), W = c.width, H = c.height; g.clearRect(0, 0, W, H);
+  const c = $('plot'); c.width = 1000; c.height = 260; c.style.height = ''; c.dataset.layout = '1'; c.dataset.panels = '';
+  const g = c.getContext('2d'), W = c.width, H = c.height; g.clearRect(0, 0, W, H);
   if (!v || !v.length) return;
   const step = Math.max(1, Math.ceil(v.length / W)); let lo = Infinity, hi = -Infinity;
   for (const y of v) { if (y < lo) lo = y; if (y > hi) hi = y; }
@@ -536,29 +627,41 @@ async function answer(resp){
   const d = Array.isArray(body.detail) ? body.detail.map(e => e.msg).join('; ') : body.detail;
   $('result').className = 'error'; $('result').textContent = 'Error ' + resp.status + ': ' + d; $('probs').textContent = '';
 }
+function numbers(s){ return s.split(/[\\s,;]+/).filter(t => t.length).map(Number); }
+function fail(msg){ $('result').className = 'error'; $('result').textContent = 'Error: ' + msg; }
 async function fromValues(){
-  const parts = $('values').value.split(/[\\s,;]+/).filter(s => s.length), v = parts.map(Number), fs = Number($('fs').value);
-  if (!v.length || v.some(x => !Number.isFinite(x))) { $('result').className = 'error'; $('result').textContent = 'Error: the values must be numbers'; return; }
-  plot(v, fs); $('result').className = ''; $('result').textContent = 'classifying...';
-  await answer(await fetch('infer', {method: 'POST', headers: headers(true), body: JSON.stringify({signal: v, fs: fs, units: $('units').value})}));
+  const names = $('leads').value.split(/[,;]/).map(s => s.trim()).filter(s => s.length), fs = Number($('fs').value), units = $('units').value;
+  const rows = names.length > 1 ? $('values').value.split(/[\\n|]+/).map(numbers).filter(r => r.length) : [numbers($('values').value)];
+  if (!rows.length || !rows[0].length || rows.some(r => r.some(x => !Number.isFinite(x)))) return fail('the values must be numbers');
+  if (names.length > 1 && rows.length !== names.length) return fail(names.length + ' lead names but ' + rows.length + ' lines of values');
+  const mv = {mV: 1, uV: 1e-3, V: 1e3}[units];
+  if (names.length > 1) plotLeads(rows.map(r => r.map(x => x*mv)), names, fs); else plot(rows[0], fs);
+  $('result').className = ''; $('result').textContent = 'classifying...';
+  const body = {signal: names.length > 1 ? rows : rows[0], fs: fs, units: units};
+  if (names.length) body.leads = names;
+  await answer(await fetch('infer', {method: 'POST', headers: headers(true), body: JSON.stringify(body)}));
 }
 async function fromFile(){
   const f = $('file').files[0], fd = new FormData(); fd.append('file', f); fd.append('preview', 'true');
   if ($('fs').value) fd.append('fs', $('fs').value);
   $('result').className = ''; $('result').textContent = 'reading ' + f.name + '...';
   const resp = await fetch('infer/file', {method: 'POST', headers: headers(false), body: fd});
-  if (resp.ok) { const r = await resp.clone().json(); if (r.preview) plot(r.preview.values, r.preview.fs); }
+  if (resp.ok) { const r = await resp.clone().json(), p = r.preview;
+    if (p && p.leads) plotLeads(p.leads.signals, p.leads.names, p.leads.fs); else if (p) plot(p.values, p.fs); }
   await answer(resp);
 }
 $('go').onclick = () => ($('file').files.length ? fromFile() : fromValues()).catch(e => { $('result').className = 'error'; $('result').textContent = 'Error: ' + e; });
 fetch('model', {headers: headers(false)}).then(r => r.ok ? r.json() : null).then(m => { $('model').textContent = m ?
-  'model ' + m.model_version + ': labels ' + m.labels.join(', ') + '; ' + m.n_leads + ' lead(s), ' + m.window_sec + '-s windows at ' + m.fs + ' Hz' :
-  'model information needs the API key'; }).catch(() => {});
+  'model ' + m.model_version + ': labels ' + m.labels.join(', ') + '; ' + m.n_leads + ' lead(s)' + (m.n_leads > 1 ? ' (' + m.leads.join(', ') + ')' : '') +
+  ', ' + m.window_sec + '-s windows at ' + m.fs + ' Hz' : 'model information needs the API key';
+  if (m && m.n_leads > 1) { $('leadrow').hidden = false; $('leads').placeholder = m.leads.join(', ');
+    $('pastehow').textContent = 'or paste values, one line per lead (comma or space separated), and name the leads below:'; } }).catch(() => {});
 const h = new URLSearchParams(location.hash.slice(1));
 if (h.get('fs')) $('fs').value = h.get('fs');
 if (h.get('units')) $('units').value = h.get('units');
-if (h.get('signal')) { $('values').value = h.get('signal'); $('go').onclick(); }
-</script></body></html>"""
+if (h.get('leads')) $('leads').value = h.get('leads');
+if (h.get('signal')) { $('values').value = h.get('signal').split('|').join('\\n'); $('go').onclick(); }
+</script></body></html>""".replace('// {paper}', PAPER_JS)
 
 # %% ../nbs/10_service.ipynb #1e1850aa
 def create_app(settings:Settings|None=None)->FastAPI:  # default: `Settings.from_env()`
@@ -603,7 +706,7 @@ def create_app(settings:Settings|None=None)->FastAPI:  # default: `Settings.from
     async def model(request:Request):
         "The model's metadata (labels, rate, window, leads, preprocessing, version, training-data hash) and the service's limits."
         eng = _engine(request)
-        return _ok(eng.meta | dict(window_sec=eng.pre.window_sec if eng.pre else None, quality_min=eng.quality_min, max_seconds=eng.max_seconds,
+        return _ok(eng.meta | dict(leads=eng.leads, window_sec=eng.pre.window_sec if eng.pre else None, quality_min=eng.quality_min, max_seconds=eng.max_seconds,
                                    fs_range=list(FS_RANGE), units=list(UNITS), max_body_bytes=settings.max_body, max_batch=MAX_BATCH))
 
     @app.post('/infer', responses={200: {'model': InferResponse}} | _ERRORS, openapi_extra=_body_doc(InferRequest), tags=['inference'])
@@ -627,16 +730,16 @@ def create_app(settings:Settings|None=None)->FastAPI:  # default: `Settings.from
     @app.post('/infer/file', responses={200: {'model': InferResponse}} | _ERRORS, tags=['inference'])
     async def infer_file(request:Request, file:UploadFile=File(description='CSV/TSV/TXT, .npy, EDF/BDF, or a zip of WFDB files'),
                          fs:float|None=Form(None, ge=FS_RANGE[0], le=FS_RANGE[1], description='rate for .npy/CSV files without one'),
-                         lead:str|None=Form(None, max_length=64, description='lead name or index (default: the first ECG lead)'),
+                         lead:str|None=Form(None, max_length=64, description='one-lead models: lead name or index (default: the first ECG lead)'),
                          record:str|None=Form(None, max_length=256, description='record name when the zip holds several'),
-                         preview:bool=Form(False, description='also return the first lead, thinned, for plotting')):
+                         preview:bool=Form(False, description='also return the signal, thinned, for plotting (every lead of a multi-lead model)')):
         "Classify an uploaded recording read with ecgnb.loaders."
         eng = _engine(request)
         data = await file.read()
         def work():
             x, f, leads = eng.read_upload(file.filename or '', data, fs, lead, record)
             r = eng.infer(x, f) | {'record': Path(file.filename or '').name}
-            return r | {'preview': preview_signal(x, f)} if preview else r
+            return r | {'preview': preview_signal(x, f, leads=eng.leads)} if preview else r
         return await _run('/infer/file', work, thread=True)
 
     if settings.api_key:

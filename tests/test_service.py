@@ -204,3 +204,150 @@ def test_schemathesis_finds_no_server_errors(server, tmp_path):
                         '--report', 'junit', '--report-dir', str(tmp_path)], capture_output=True, text=True, timeout=240, cwd=tmp_path)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
     assert 'POST /infer' in r.stdout, r.stdout[-2000:]
+
+# Twelve leads: a model whose contract names the standard leads, served like the one-lead one.
+from ecgnb.core import LEADS_12
+
+@pytest.fixture(scope='session')
+def model12(tmp_path_factory):
+    "12-lead synthetic fixtures -> prepare --lead standard -> one epoch -> export: the lead names travel into the contract."
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get('PYTEST_XDIST_WORKER') else base) / 'ecgnb-service-model12'
+    root.mkdir(exist_ok=True)
+    with FileLock(str(root/'.lock')):
+        if not (root/'model12.onnx').exists():
+            steps = [('fixtures', '--out', root/'raw', '--leads', 12, '--n-per-class', 4),
+                     ('prepare', '--input-dir', root/'raw', '--out', root/'processed', '--lead', 'standard', '--workers', 1, '--quiet'),
+                     ('train', '--data', root/'processed', '--epochs', 1, '--save', root/'ckpt12.pt', '--quiet'),
+                     ('export', '--checkpoint', root/'ckpt12.pt', '--out', root/'model12.onnx')]
+            for args in steps:
+                r = ecgnb(*args)
+                assert r.returncode == 0, f"ecgnb {args[0]} failed: {r.stderr[-2000:]}"
+    return root/'model12.onnx'
+
+@pytest.fixture(scope='module')
+def server12(model12, tmp_path_factory):
+    s = Server([BIN/'ecgnb', 'serve', '--model', model12, '--port', '{port}', '--workers', 1], {}, tmp_path_factory.mktemp('serve12')/'serve.log')
+    yield s
+    s.stop()
+
+def ecg12(seconds=10.0):
+    "A real 12-lead ECG (CPSC 2018 record A0001, 500 Hz) in mV with its lead names, or a synthetic one when the samples are absent."
+    from ecgnb.loaders import read_record
+    if samples_dir('cpsc2018'):
+        rec = read_record(samples_dir('cpsc2018')/'A0001.hea', lead='all')
+        return rec.signal[:, :int(seconds*rec.fs)], rec.fs, list(rec.leads)
+    from ecgnb.synth import synth_ecg
+    return synth_ecg('normal', duration=seconds, fs=500.0, seed=1, leads=12).signal, 500.0, list(LEADS_12)
+
+def detail(r)->str: return r.json()['detail'][0]['msg']
+
+def test_12_lead_contract_and_json(server12):
+    m = httpx.get(server12.url + '/model').json()
+    assert (m['n_leads'], m['leads']) == (12, list(LEADS_12))
+    x, fs, names = ecg12()
+    assert names == list(LEADS_12)
+    ok = httpx.post(server12.url + '/infer', json={'signal': x.tolist(), 'fs': fs, 'leads': names}, timeout=30)
+    assert ok.status_code == 200 and ok.json()['n_windows'] == 2, ok.text
+    order = np.random.default_rng(1).permutation(12)   # any order, 'ECG '/'Lead ' prefixes, any case
+    r = httpx.post(server12.url + '/infer', json={'signal': x[order].tolist(), 'fs': fs, 'leads': [f"Lead {names[i].lower()}" for i in order]}, timeout=30)
+    assert r.status_code == 200 and r.json()['probabilities'] == ok.json()['probabilities'], r.text
+    keep = [i for i, n in enumerate(names) if n not in ('aVL', 'V3')]
+    r = httpx.post(server12.url + '/infer', json={'signal': x[keep].tolist(), 'fs': fs, 'leads': [names[i] for i in keep]})
+    assert r.status_code == 422 and detail(r).startswith('missing leads aVL, V3: the model needs I, II'), r.text
+    r = httpx.post(server12.url + '/infer', json={'signal': x[keep].tolist(), 'fs': fs})
+    assert r.status_code == 422 and 'takes 12 lead(s)' in detail(r) and 'got 10 rows' in detail(r), r.text
+
+def zip_named(files:dict)->bytes:
+    "A zip of {name: bytes}."
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, 'w') as z:
+        for n, data in files.items(): z.writestr(n, data)
+    return b.getvalue()
+
+def edf_bytes(x, fs, names, path:Path)->bytes:
+    "(leads, n) mV as an EDF+ file with these channel labels."
+    import pyedflib
+    f = pyedflib.EdfWriter(str(path), len(names), file_type=pyedflib.FILETYPE_EDFPLUS)
+    f.setSignalHeaders([dict(label=n, dimension='mV', sample_frequency=fs, physical_max=10.0, physical_min=-10.0,
+                             digital_max=32767, digital_min=-32768) for n in names])
+    f.writeSamples([np.asarray(r, np.float64) for r in x]); f.close()
+    return path.read_bytes()
+
+def upload(server, name, data, **form):
+    return httpx.post(server.url + '/infer/file', files={'file': (name, data)}, data=form, timeout=60)
+
+def test_12_lead_files(server12, tmp_path):
+    x, fs, names = ecg12()
+    order = np.random.default_rng(2).permutation(12)
+    edf = edf_bytes(x[order], int(fs), [f"ECG {names[i]}" for i in order], tmp_path/'twelve.edf')
+    r = upload(server12, 'twelve.edf', edf, preview='true')
+    assert r.status_code == 200 and r.json()['n_windows'] == 2, r.text
+    pv = r.json()['preview']['leads']
+    assert pv['names'] == list(LEADS_12) and len(pv['signals']) == 12 and len(pv['signals'][0]) == int(10*pv['fs'])
+    np.testing.assert_allclose(pv['signals'][1][:50], np.round(x[1, :int(50*fs/pv['fs']):int(fs/pv['fs'])], 4), atol=1e-3)   # lead II is lead II
+    r = upload(server12, 'eleven.edf', edf_bytes(x[:11], int(fs), names[:11], tmp_path/'eleven.edf'))
+    assert r.status_code == 422 and detail(r).startswith('missing lead V6: ') and 'eleven.edf has I, II' in detail(r), r.text
+    assert upload(server12, 'twelve.edf', edf, lead='II').status_code == 422
+    if not samples_dir('cpsc2018'): pytest.skip('CPSC 2018 samples absent: the WFDB part needs ../shared/data/cpsc2018')
+    d = samples_dir('cpsc2018')
+    hea, mat = (d/'A0001.hea').read_text(), (d/'A0001.mat').read_bytes()
+    r = upload(server12, 'A0001.zip', zip_named({'A0001/A0001.hea': hea, 'A0001/A0001.mat': mat}), preview='true')
+    assert r.status_code == 200 and r.json()['fs'] == 500.0 and r.json()['preview']['leads']['names'] == list(LEADS_12), r.text
+    bad = {'no .mat': ({'A0001.hea': hea}, r'A0001\.zip: signal file A0001\.mat is missing'),
+           '.mat cut short': ({'A0001.hea': hea, 'A0001.mat': mat[:5000]}, r'A0001\.zip: (truncated|unreadable)'),
+           'V4R for V4': ({'A0001.hea': hea.replace(' 0 V4\n', ' 0 V4R\n'), 'A0001.mat': mat}, r'^missing lead V4: .* V3, V4R, V5'),
+           'no V5 channel': ({'A0001.hea': hea.replace(' 12 500 ', ' 11 500 ', 1).replace([l for l in hea.splitlines() if l.endswith(' V5')][0] + '\n', ''),
+                              'A0001.mat': mat}, r'missing lead V5'),
+           'not a header': ({'A0001.hea': 'hello\n', 'A0001.mat': mat}, r'A0001\.zip: .*header'),
+           'two records': ({'A0001.hea': hea, 'A0001.mat': mat, 'B.hea': hea.replace('A0001', 'B'), 'B.mat': mat}, r'holds 2 records'),
+           'not a zip': (None, r'not a readable zip')}
+    for what, (files, msg) in bad.items():
+        r = upload(server12, 'A0001.zip', zip_named(files) if files else b'PK\x03\x04 not a zip')
+        assert r.status_code == 422 and re.search(msg, detail(r)), (what, r.status_code, r.text)
+    assert httpx.get(server12.url + '/health').status_code == 200   # still serving
+
+def redirect_page(tmp_path:Path, url:str)->str:
+    "A local page that opens `url`: a 12-lead signal in the address is longer than a command-line argument may be."
+    p = tmp_path/'open.html'
+    p.write_text(f"<!doctype html><script>location.replace({json.dumps(url)})</script>")
+    return p.as_uri()
+
+def panel_traces(png:Path, rows:int=4, cols:int=4)->np.ndarray:
+    "For each panel of the ECG paper in a screenshot: (dark pixels, their vertical extent in px, their median height in the row 0-1)."
+    from PIL import Image
+    a = np.asarray(Image.open(png).convert('RGB')).astype(int)
+    pink = (a[..., 0] > 200) & (a[..., 0] - a[..., 1] > 25) & (a[..., 0] - a[..., 2] > 25)   # the grid
+    ys, xs = np.nonzero(pink)
+    top, bottom, left, right = ys.min(), ys.max(), xs.min(), xs.max()
+    dark = (a < 60).all(-1)
+    row_h = (bottom - top)/(rows*30 + 6)*30   # rows of 30 mm and a 6-mm footer, as the page draws them
+    out = np.zeros((rows, cols, 3))
+    for r in range(rows):
+        for c in range(cols):
+            y0, x0 = int(top + r*row_h), int(left + c*(right - left)/cols)
+            ty, tx = np.nonzero(dark[y0:int(y0 + row_h), x0 + 3:int(x0 + (right - left)/cols) - 3])
+            out[r, c] = (len(ty), np.ptp(ty) if len(ty) else 0, np.median(ty)/row_h if len(ty) else -1)
+    return out
+
+def test_12_lead_page_in_chromium(server12, chromium, tmp_path):
+    x, fs, names = ecg12()
+    k = int(fs//250)   # 250 Hz keeps the address short
+    hash_ = f"#fs={fs/k:g}&leads={','.join(names)}&signal=" + '|'.join(','.join(f"{v:.3f}" for v in row[::k]) for row in x)
+    start = redirect_page(tmp_path, server12.url + '/' + hash_)
+    shot = tmp_path/'page12.png'
+    dom = browse(chromium, start, tmp_path, screenshot=shot)
+    m = re.search(r'<div id="result"[^>]*>([^<]*)</div>', dom)
+    assert m and m.group(1).startswith('Prediction: '), dom[-3000:]
+    c = re.search(r'<canvas id="plot"[^>]*>', dom).group(0)
+    assert 'data-layout="3x4"' in c and 'data-panels="I,II,III,aVR,aVL,aVF,V1,V2,V3,V4,V5,V6,II"' in c, c
+    assert 'id="leadrow"' in dom and '12 lead(s) (I, II, III, aVR' in dom
+    p = panel_traces(shot)
+    assert (p[..., 0] > 80).all() and (p[..., 1] > 12).all(), p[..., :2]   # a trace with waves in each of the 12 panels and the strip
+    assert (abs(p[..., 2] - 0.5) < 0.3).all(), p[..., 2]                   # each drawn around the middle of its own row
+
+def test_one_lead_page_keeps_its_plot(server, chromium, tmp_path):
+    x, fs = ecg(6.0)
+    dom = browse(chromium, server.url + '/#fs=' + str(fs) + '&signal=' + ','.join(f"{v:.3f}" for v in x), tmp_path)
+    c = re.search(r'<canvas id="plot"[^>]*>', dom).group(0)
+    assert 'data-layout="1"' in c and 'height="260"' in c and re.search(r'<div id="leadrow" hidden', dom), c
