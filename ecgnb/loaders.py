@@ -16,7 +16,7 @@ from .core import ECGError, ECGDataError, LEADS_12, label_vocab, samples_dir
 # %% auto #0
 __all__ = ['SIGNAL_EXTS', 'ENTRY_KEYS', 'CONSENT_KINDS', 'USABLE_CONSENT', 'Record', 'is_ecg_lead', 'standard_leads',
            'pick_leads', 'time_unit', 'uniform_grid', 'resolve_record_path', 'read_record', 'LabelEntry', 'read_labels',
-           'consent_kind', 'load_folder', 'patient_split', 'patient_kfold', 'split_report', 'pseudonymize', 'load_salt']
+           'consent_kind', 'load_folder', 'patient_split', 'patient_kfold', 'split_report', 'load_salt', 'pseudonymize']
 
 # %% ../nbs/01_loaders.ipynb #5a94e8bf
 @dataclass(repr=False)
@@ -47,7 +47,7 @@ class Record:
                 f"@ {self.fs:g} Hz = {self.duration:.1f} s, {'/'.join(sorted(set(self.units)))}{lab})")
     _repr_markdown_ = lambda self: f"`{self!r}`"
 
-# %% ../nbs/01_loaders.ipynb #3344203a
+# %% ../nbs/01_loaders.ipynb #2ac0f70a
 _ECG_NAME = re.compile(r'(ecg|ekg)|^(ml|mcl|cm)\w*$|^(i|ii|iii|avr|avl|avf|v\d?r?|v[xyz]|[xyz]|d[123]|di{1,3})$', re.I)
 _VOLT = {'mv': 1.0, 'uv': 1e-3, 'µv': 1e-3, 'μv': 1e-3, 'v': 1e3, 'nv': 1e-6}
 
@@ -56,6 +56,7 @@ def is_ecg_lead(name:str)->bool:
     n = re.sub(r'^(lead|ch|channel)[\s_-]*', '', str(name).strip(), flags=re.I).replace(' ', '').replace('-', '')
     return bool(_ECG_NAME.search(n))
 
+# %% ../nbs/01_loaders.ipynb #92e4fd6f
 _LEAD_ALIASES = {'D1': 'I', 'D2': 'II', 'D3': 'III', 'DI': 'I', 'DII': 'II', 'DIII': 'III'}
 
 def standard_leads(names:Sequence[str],  # channel names in the file
@@ -73,6 +74,7 @@ def standard_leads(names:Sequence[str],  # channel names in the file
                                  + (f"; not a standard lead name: {', '.join(odd)}" if odd else '') + f" (the file has {', '.join(map(str, names))})")
     return [norm.index(w) for w in want]
 
+# %% ../nbs/01_loaders.ipynb #e5c8a859
 def pick_leads(names:Sequence[str],   # channel names in the file
                units:Sequence[str],   # channel units
                lead=None,             # None (first ECG lead), 'all', 'standard' (the 12 leads in order), an index or a name
@@ -95,7 +97,7 @@ def pick_leads(names:Sequence[str],   # channel names in the file
         raise ECGDataError(path, f"no lead named {lead!r}: the file has {', '.join(names)}")
     raise ECGError(f"lead must be None, 'all', an index or a name, not {lead!r}")
 
-# %% ../nbs/01_loaders.ipynb #557c1da2
+# %% ../nbs/01_loaders.ipynb #120200d6
 def _to_mv(x:np.ndarray, units:list[str])->tuple[np.ndarray, list[str]]:
     "Scale rows given in a voltage unit to mV."
     out = []
@@ -106,6 +108,7 @@ def _to_mv(x:np.ndarray, units:list[str])->tuple[np.ndarray, list[str]]:
         out.append('mV')
     return x, out
 
+# %% ../nbs/01_loaders.ipynb #44245528
 def _finish(path, x, fs, leads, units, meta, annotations=None)->Record:
     "Validate and package a signal read by one of the format readers."
     x = np.ascontiguousarray(np.atleast_2d(x), dtype=np.float32)
@@ -120,7 +123,7 @@ def _finish(path, x, fs, leads, units, meta, annotations=None)->Record:
         raise ECGDataError(path, f'{int(bad.sum())} NaN or infinite values (first in lead {leads[i]!r} at sample {int(np.argmax(bad[i]))})')
     return Record(x, fs, [str(l) for l in leads], units, str(path), meta, annotations or [])
 
-# %% ../nbs/01_loaders.ipynb #5daa050c
+# %% ../nbs/01_loaders.ipynb #095d261d
 def _wfdb_invalid(fmt:str):
     "The digital value a WFDB format uses for 'no sample', or None."
     try:
@@ -128,6 +131,7 @@ def _wfdb_invalid(fmt:str):
         return int(_digi_nan(fmt))
     except Exception: return None
 
+# %% ../nbs/01_loaders.ipynb #ae13fbab
 def _wfdb_annotations(rec:str, fs:float)->list[dict]:
     "Annotations of the `.atr` file next to a WFDB record, as onset/duration/text dicts."
     import wfdb
@@ -138,6 +142,7 @@ def _wfdb_annotations(rec:str, fs:float)->list[dict]:
     return [dict(onset=float(s) / fs, duration=0.0, text=(sym + ' ' + n.strip('\x00 ')).strip(), sample=int(s))
             for s, sym, n in zip(a.sample, a.symbol, aux)]
 
+# %% ../nbs/01_loaders.ipynb #75373954
 _FAST_FMTS = {'16': '<i2', '61': '>i2', '80': 'u1', '32': '<i4', '24': 'u1', '212': 'u1'}
 
 def _wfdb_header(p:Path)->dict|None:
@@ -163,6 +168,7 @@ def _wfdb_header(p:Path)->dict|None:
     return dict(record=rec[0], fs=fs, n=n, sigs=sigs, comments=[l[1:].strip() for l in lines if l.startswith('#')],
                 base_time=rec[4] if len(rec) > 4 else None, base_date=rec[5] if len(rec) > 5 else None)
 
+# %% ../nbs/01_loaders.ipynb #529d3a50
 def _decode(raw:np.ndarray, fmt:str)->np.ndarray:
     "Digital samples from the raw array of one WFDB format."
     if fmt in ('16', '61', '32'): return raw
@@ -179,6 +185,7 @@ def _decode(raw:np.ndarray, fmt:str)->np.ndarray:
     v = v.ravel(); v[v >= 2048] -= 4096
     return v
 
+# %% ../nbs/01_loaders.ipynb #0091d3f3
 def _read_wfdb_fast(p:Path, hd:dict, idx:list[int])->np.ndarray|None:
     "Physical float32 values of channels `idx` of a plain WFDB record, or None to defer to wfdb."
     n, sigs, out = hd['n'], hd['sigs'], np.empty((len(idx), hd['n']), np.float32)
@@ -203,6 +210,7 @@ def _read_wfdb_fast(p:Path, hd:dict, idx:list[int])->np.ndarray|None:
             out[idx.index(c)] = x
     return out
 
+# %% ../nbs/01_loaders.ipynb #be8daabe
 def _is_multi_segment(p:Path)->bool:
     "Does a header's record line name segments (`name/n_seg ...`)?"
     with open(p, 'rb') as f:
@@ -211,6 +219,7 @@ def _is_multi_segment(p:Path)->bool:
             if line and not line.startswith(b'#'): return b'/' in line.split()[0]
     return False
 
+# %% ../nbs/01_loaders.ipynb #739d9078
 def _read_wfdb(p:Path, lead=None, fs=None, keep_phi=False, annotations=True)->Record:
     "Read a WFDB record (`.hea` + `.dat`/`.mat`, single or multi-segment)."
     import wfdb
@@ -268,6 +277,7 @@ def _read_wfdb(p:Path, lead=None, fs=None, keep_phi=False, annotations=True)->Re
     except Exception as e: raise ECGDataError(p, f'unreadable WFDB signal: {type(e).__name__}: {e}')
     return _wfdb_finish(p, h, x, idx, names, units, fs, keep_phi, annotations, dict(multi_segment=True))
 
+# %% ../nbs/01_loaders.ipynb #3c8f2009
 def _wfdb_digital(p, h, idx, fs, keep_phi, annotations, missing=(), selected=False)->Record:
     "Scale digital WFDB samples to physical float32 values (invalid samples become NaN)."
     d = h.d_signal.T if selected else h.d_signal[:, idx].T
@@ -290,7 +300,7 @@ def _wfdb_finish(p, h, x, idx, names, units, fs, keep_phi, annotations, extra)->
     ann = _wfdb_annotations(str(p)[:-4], h.fs) if annotations else []
     return _finish(p, x, h.fs, [names[i] for i in idx], [units[i] for i in idx], meta, ann)
 
-# %% ../nbs/01_loaders.ipynb #82d0e7f7
+# %% ../nbs/01_loaders.ipynb #25c7779a
 _EDF_PHI = ('patientname', 'patientcode', 'birthdate', 'startdate', 'sex', 'gender', 'admincode', 'technician',
             'patient_additional', 'recording_additional')
 
@@ -307,6 +317,7 @@ def _edf_ascii_copy(p:Path)->Path|None:
         dst.write(hdr); src.seek(len(hdr)); shutil.copyfileobj(src, dst)
     return Path(tmp)
 
+# %% ../nbs/01_loaders.ipynb #bcad14d6
 def _open_edf(p:Path):
     "Open with pyedflib, retrying on an ASCII-repaired copy; returns (reader, repaired?)."
     import pyedflib
@@ -319,6 +330,7 @@ def _open_edf(p:Path):
         except OSError: raise ECGDataError(p, f'not a readable EDF/BDF file ({msg})')
         finally: tmp.unlink()
 
+# %% ../nbs/01_loaders.ipynb #9f4d0741
 def _read_edf(p:Path, lead=None, fs=None, keep_phi=False, annotations=True)->Record:
     "Read channels of an EDF/EDF+/BDF file, bringing them to one rate."
     from scipy.signal import resample_poly
@@ -351,9 +363,7 @@ def _read_edf(p:Path, lead=None, fs=None, keep_phi=False, annotations=True)->Rec
     if fs is not None and abs(float(fs) - ref) > 1e-6 * ref: raise ECGDataError(p, f'fs={fs} was given but the file says {ref:g} Hz')
     return _finish(p, x, ref, [names[i] for i in idx], [units[i] for i in idx], meta, ann)
 
-# %% ../nbs/01_loaders.ipynb #4ec7f2df
-_TIME_NAME = re.compile(r'^(t|time|times|timestamp|ts|ms|millis|micros|us|sec|secs|seconds|elapsed)([\s_(\[].*)?$', re.I)
-
+# %% ../nbs/01_loaders.ipynb #3ee95c01
 def _sidecar(p:Path)->dict:
     "The `<name>.meta.json` next to a file, or {}."
     sc = p.with_name(p.stem + '.meta.json')
@@ -366,6 +376,7 @@ def _sidecar(p:Path)->dict:
 def _sidecar_fs(d:dict):
     return next((d[k] for k in ('fs', 'sampling_rate', 'sr', 'rate') if d.get(k) is not None), None)
 
+# %% ../nbs/01_loaders.ipynb #1ba30ce6
 def time_unit(name:str|None, dt:float)->float:
     "Seconds per unit of a time column, from its name or else from its median step `dt`."
     n = (name or '').lower()
@@ -374,6 +385,7 @@ def time_unit(name:str|None, dt:float)->float:
     if re.search(r'(^|[^a-z])(s|sec|secs|seconds)([^a-z]|$)', n): return 1.0
     return 1.0 if dt < 0.05 else (1e-3 if dt < 50 else 1e-6)
 
+# %% ../nbs/01_loaders.ipynb #fe874c46
 def uniform_grid(t:np.ndarray,   # sample times in seconds, increasing
                  x:np.ndarray,   # values, shape (leads, n)
                  fs:float|None=None  # target rate; default: fitted to the time stamps
@@ -403,6 +415,9 @@ def uniform_grid(t:np.ndarray,   # sample times in seconds, increasing
     y = np.stack([np.interp(grid, t, row) for row in np.atleast_2d(x)])
     return y, fs, dict(rep, resampled=True)
 
+# %% ../nbs/01_loaders.ipynb #0c4a385a
+_TIME_NAME = re.compile(r'^(t|time|times|timestamp|ts|ms|millis|micros|us|sec|secs|seconds|elapsed)([\s_(\[].*)?$', re.I)
+
 def _delimiter(lines:list[str])->str|None:
     "The separator used consistently by the first lines: ',', ';', tab, whitespace, or None (one column)."
     head = lines[:20]
@@ -415,6 +430,7 @@ def _floats(fields:list[str])->bool:
     try: [float(s) for s in fields]; return True
     except ValueError: return False
 
+# %% ../nbs/01_loaders.ipynb #cac12e11
 def _read_csv(p:Path, lead=None, fs=None, keep_phi=False, annotations=True)->Record:
     "Read a text file of one value column or time + value columns."
     raw = p.read_bytes()
@@ -469,6 +485,7 @@ def _read_csv(p:Path, lead=None, fs=None, keep_phi=False, annotations=True)->Rec
     idx = pick_leads(leads, units, lead, p)
     return _finish(p, vals[idx], rate, [leads[i] for i in idx], [units[i] for i in idx], meta)
 
+# %% ../nbs/01_loaders.ipynb #713a31b4
 def _unit_from_name(name:str)->str:
     "A voltage unit named in a column header ('ecg_mv', 'II (uV)'), or 'unknown'."
     m = re.search(r'(^|[^a-z])(mv|uv|µv|μv|nv)([^a-z]|$)', str(name).lower())
@@ -498,7 +515,7 @@ def _read_npy(p:Path, lead=None, fs=None, keep_phi=False, annotations=True)->Rec
     idx = pick_leads(leads, units, lead, p)
     return _finish(p, a[idx], rate, [leads[i] for i in idx], [units[i] for i in idx], meta)
 
-# %% ../nbs/01_loaders.ipynb #262d1097
+# %% ../nbs/01_loaders.ipynb #bb47504b
 _READERS = {'.hea': _read_wfdb, '.edf': _read_edf, '.bdf': _read_edf, '.rec': _read_edf, '.csv': _read_csv,
             '.tsv': _read_csv, '.txt': _read_csv, '.npy': _read_npy}
 SIGNAL_EXTS = tuple(_READERS)
@@ -510,6 +527,7 @@ def resolve_record_path(path:Path|str)->Path:
     if p.suffix.lower() not in _READERS and Path(str(p) + '.hea').exists(): return Path(str(p) + '.hea')
     return p
 
+# %% ../nbs/01_loaders.ipynb #10911b8b
 def read_record(path:Path|str,       # a recording: .hea/.dat/.mat (WFDB), .edf, .csv/.tsv/.txt, .npy
                 lead=None,           # None: first ECG lead; 'all'; an index; a lead name
                 fs:float|None=None,  # sampling rate, for .npy/.csv without a time column or sidecar
@@ -534,7 +552,7 @@ def read_record(path:Path|str,       # a recording: .hea/.dat/.mat (WFDB), .edf,
     except (ValueError, OSError, EOFError, IndexError, KeyError, TypeError) as e:
         raise ECGDataError(p, f'unreadable {ext[1:]} file: {type(e).__name__}: {e}')
 
-# %% ../nbs/01_loaders.ipynb #523cb477
+# %% ../nbs/01_loaders.ipynb #9de2f410
 ENTRY_KEYS = ('file', 'filename', 'label', 'patient_id', 'fs', 'lead', 'segments', 'strat_fold', 'consent', 'age', 'sex')
 
 @dataclass
@@ -552,6 +570,7 @@ class LabelEntry:
     age: float|None = None    # the patient's age in years, only when an import was asked to keep it
     sex: str|None = None      # 'male' or 'female', likewise
 
+# %% ../nbs/01_loaders.ipynb #31ec1f5e
 def _labels_file(folder:Path|str)->Path:
     p = Path(folder)
     return p if p.suffix.lower() == '.json' else p / 'labels.json'
@@ -565,6 +584,7 @@ def _label_list(v, where:str, lp)->list[str]:
     if not out or any(s == '' for s in out): raise ECGDataError(lp, f'{where}: empty label')
     return out
 
+# %% ../nbs/01_loaders.ipynb #6ba836eb
 def _check_entry(i:int, e, root:Path, lp:Path)->LabelEntry:
     "Validate entry `i` of labels.json."
     if not isinstance(e, dict): raise ECGDataError(lp, f'entry {i}: expected an object, not {type(e).__name__}')
@@ -601,6 +621,7 @@ def _check_entry(i:int, e, root:Path, lp:Path)->LabelEntry:
     if sex is not None and sex not in ('male', 'female'): raise ECGDataError(lp, f"{where}: sex must be 'male' or 'female', not {sex!r}")
     return LabelEntry(norm, labels, str(pid).strip(), float(fs) if fs is not None else None, lead, segs, sf, p, consent, age, sex)
 
+# %% ../nbs/01_loaders.ipynb #7838bd76
 def _check_segments(segs, where, lp)->list[dict]:
     "Segments: a list of {start, end, label} in samples, non-overlapping."
     if not isinstance(segs, list) or not segs: raise ECGDataError(lp, f'{where}: segments must be a non-empty list')
@@ -617,6 +638,7 @@ def _check_segments(segs, where, lp)->list[dict]:
         if t['start'] < s['end']: raise ECGDataError(lp, f"{where}: segments overlap at sample {t['start']}")
     return out
 
+# %% ../nbs/01_loaders.ipynb #d8ab4906
 def read_labels(folder:Path|str  # dataset folder holding labels.json, or the labels file itself
                )->list[LabelEntry]:
     "Read and validate a dataset's labels.json."
@@ -655,7 +677,7 @@ def consent_kind(value:str|None  # an entry's `consent`, or None when it has non
     if isinstance(value, str) and re.fullmatch(r'[a-z][a-z0-9_-]*:\S+', value): return 'reference'
     raise ValueError(f"consent must be 'research', 'restricted', 'withdrawn' or a reference like 'form:2024-117', not {value!r}")
 
-# %% ../nbs/01_loaders.ipynb #a8f56905
+# %% ../nbs/01_loaders.ipynb #6f1e4399
 _COMPANION = {'.dat', '.mat', '.atr', '.qrs', '.ecg', '.xyz', '.json', '.md', '.png', '.html', '.pdf', '.sha256', '.hea-'}
 _METADATA_CSV = {'REFERENCE.csv', 'ptbxl_database.csv', 'scp_statements.csv', 'RECORDS', 'ANNOTATORS', 'SHA256SUMS.txt', 'LICENSE.txt'}
 
@@ -670,6 +692,7 @@ def _scan(folder:Path)->list[Path]:
         out.append(p)
     return out
 
+# %% ../nbs/01_loaders.ipynb #33d6c250
 def load_folder(folder:Path|str,     # dataset folder (with or without labels.json), or a labels file
                 strict:bool=False,   # raise at the first bad file instead of collecting errors
                 lead=None,           # lead choice for every record (an entry's own `lead` wins)
@@ -702,7 +725,7 @@ def load_folder(folder:Path|str,     # dataset folder (with or without labels.js
             if (r := _one(p, lead=lead)) is not None: r.patient_id = p.stem; recs.append(r)
     return recs, errs
 
-# %% ../nbs/01_loaders.ipynb #3eb9f293
+# %% ../nbs/01_loaders.ipynb #d269470c
 def _patients(patients:Sequence[str], labels)->tuple[list[str], dict, dict]:
     "Unique patients (first-seen order), their record counts and their label sets."
     pats = [str(p) for p in patients]
@@ -714,6 +737,7 @@ def _patients(patients:Sequence[str], labels)->tuple[list[str], dict, dict]:
         lab.setdefault(p, set()).update([ls] if isinstance(ls, str) else (ls or []))
     return list(dict.fromkeys(pats)), n, lab
 
+# %% ../nbs/01_loaders.ipynb #416d2fd4
 def _assign(uniq, n, lab, fractions, seed)->list[list[str]]:
     "Assign patients to parts by greedy iterative stratification; returns patients per part."
     fr = np.asarray(fractions, float)
@@ -737,6 +761,7 @@ def _assign(uniq, n, lab, fractions, seed)->list[list[str]]:
             if len(parts[big]) > 1: parts[j].append(parts[big].pop())
     return [sorted(p) for p in parts]
 
+# %% ../nbs/01_loaders.ipynb #e543494f
 def patient_split(patients:Sequence[str],  # patient id of each record (repeats allowed)
                   labels:Sequence[list[str]]|None=None,  # labels of each record, for stratification
                   fractions:Sequence[float]=(0.7, 0.15, 0.15),  # train, val, test shares of records
@@ -748,6 +773,7 @@ def patient_split(patients:Sequence[str],  # patient id of each record (repeats 
     uniq, n, lab = _patients(patients, labels)
     return dict(zip(('train', 'val', 'test'), _assign(uniq, n, lab, fr, seed)))
 
+# %% ../nbs/01_loaders.ipynb #4a8c5f8a
 def patient_kfold(patients:Sequence[str],  # patient id of each record
                   labels:Sequence[list[str]]|None=None,  # labels of each record
                   k:int=5,                 # number of folds
@@ -777,15 +803,7 @@ def split_report(patients:Sequence[str], labels:Sequence[list[str]],  # per reco
     df = pd.DataFrame(rows).T
     return df[[c for c in df.columns if c in ('patients', 'records') or df[c].any()]]
 
-# %% ../nbs/01_loaders.ipynb #8e124b07
-def pseudonymize(patient_id:str|int,  # the real patient id
-                 salt:str|bytes       # secret salt, kept outside the outputs
-                )->str:
-    "A stable pseudonym for a patient id: 'p' + 16 hex digits of HMAC-SHA-256(salt, id)."
-    if not salt: raise ECGError('pseudonymize needs a non-empty salt')
-    key = salt.encode() if isinstance(salt, str) else bytes(salt)
-    return 'p' + hmac.new(key, str(patient_id).encode('utf-8'), hashlib.sha256).hexdigest()[:16]
-
+# %% ../nbs/01_loaders.ipynb #48025ff9
 def load_salt(path:Path|str|None=None)->bytes:
     "Read the salt file (default `$ECGNB_SALT_FILE` or ~/.config/ecgnb/salt), creating a random one if missing."
     p = Path(path or os.environ.get('ECGNB_SALT_FILE') or Path.home()/'.config'/'ecgnb'/'salt').expanduser()
@@ -796,3 +814,12 @@ def load_salt(path:Path|str|None=None)->bytes:
     s = p.read_text().strip()
     if len(s) < 16: raise ECGError(f'{p}: salt is too short (need at least 16 characters)')
     return s.encode()
+
+# %% ../nbs/01_loaders.ipynb #b9bedf08
+def pseudonymize(patient_id:str|int,  # the real patient id
+                 salt:str|bytes       # secret salt, kept outside the outputs
+                )->str:
+    "A stable pseudonym for a patient id: 'p' + 16 hex digits of HMAC-SHA-256(salt, id)."
+    if not salt: raise ECGError('pseudonymize needs a non-empty salt')
+    key = salt.encode() if isinstance(salt, str) else bytes(salt)
+    return 'p' + hmac.new(key, str(patient_id).encode('utf-8'), hashlib.sha256).hexdigest()[:16]
