@@ -470,6 +470,21 @@ def _collect(t:Path, results:Iterable[tuple[str, dict]], vocab:list, win:int, st
     w.close()
     return w, skipped, stats, outcome
 
+# %% ../nbs/05_prepare.ipynb #7c4eaa01
+def _check_args(input_dir:Path, short_policy:str, min_quality, folds:int)->Path:
+    "The labels file of `input_dir`, after checking `prepare`'s arguments."
+    labels_file = input_dir if input_dir.suffix.lower() == '.json' else input_dir/'labels.json'
+    if not (input_dir.is_dir() or labels_file.is_file()): raise ECGError(f"{input_dir}: no such input folder or labels file")
+    if short_policy not in ('drop', 'pad'): raise ECGError(f"short_policy must be 'drop' or 'pad', got {short_policy!r}")
+    if min_quality is not None and not 0 <= min_quality <= 1: raise ECGError(f"min_quality must be in [0, 1], got {min_quality}")
+    if folds and folds < 2: raise ECGError(f"folds must be 0 (none) or at least 2, got {folds}")
+    return labels_file
+
+def _no_windows(input_dir:Path, skipped:list, n:int)->ECGError:
+    "The error of a run that wrote no window, with the first reason a record was skipped."
+    first = f"; first: {skipped[0]['file']}: {skipped[0]['reason']}" if skipped else ''
+    return ECGError(f"{input_dir}: no windows to write ({len(skipped)} of {n} records skipped{first})")
+
 # %% ../nbs/05_prepare.ipynb #69914cf3
 def prepare(input_dir:Path|str,              # folder of raw records with a labels.json, or the labels file itself
             out:Path|str,                    # processed folder to (re)create
@@ -492,21 +507,16 @@ def prepare(input_dir:Path|str,              # folder of raw records with a labe
     "Turn a folder of labelled raw records into a processed folder of windows; returns the report."
     t0 = time.perf_counter()
     input_dir, out, pre = Path(input_dir), Path(out), preprocess or Preprocess()
-    labels_file = input_dir if input_dir.suffix.lower() == '.json' else input_dir/'labels.json'
-    if not (input_dir.is_dir() or labels_file.is_file()): raise ECGError(f"{input_dir}: no such input folder or labels file")
-    if short_policy not in ('drop', 'pad'): raise ECGError(f"short_policy must be 'drop' or 'pad', got {short_policy!r}")
-    if min_quality is not None and not 0 <= min_quality <= 1: raise ECGError(f"min_quality must be in [0, 1], got {min_quality}")
-    if folds and folds < 2: raise ECGError(f"folds must be 0 (none) or at least 2, got {folds}")
+    labels_file = _check_args(input_dir, short_policy, min_quality, folds)
     fractions, (si, sn) = _check_fractions(fractions), _parse_shard(shard)
     entries = sorted(read_labels(input_dir), key=lambda e: e.file)
     roots = {e.path.parent for e in entries} | ({input_dir} if labels_file != input_dir else set())
     check_out(out, roots, files=[labels_file])
     clean_stale(out)
     salt = None if keep_phi else load_salt(salt_file)
-    config = dict(ecgnb=ecgnb.__version__, preprocess=pre.to_dict(), lead=lead, min_quality=min_quality,
-                  short_policy=short_policy, fractions=list(fractions), folds=folds, seed=seed, shard=f"{si}/{sn}",
-                  pseudonyms=None if keep_phi else pseudonymize('ecgnb salt check', salt))
-    if require_consent: config['require_consent'] = True     # only then: outputs without consent fields stay as they were
+    config = dict(ecgnb=ecgnb.__version__, preprocess=pre.to_dict(), lead=lead, min_quality=min_quality, short_policy=short_policy,
+                  fractions=list(fractions), folds=folds, seed=seed, shard=f"{si}/{sn}", pseudonyms=salt and pseudonymize('ecgnb salt check', salt),
+                  **({'require_consent': True} if require_consent else {}))   # only then: outputs without consent fields stay as they were
     groups = record_groups(e.path for e in entries)
     hashes = {f: file_sha256(f) for f in [labels_file, *sorted({f for fs in groups.values() for f in fs})]}
     key = input_hash(labels_file, [e.path for e in entries], config, hashes)
@@ -527,9 +537,7 @@ def prepare(input_dir:Path|str,              # folder of raw records with a labe
             bar = tqdm(results, total=len(mine), desc='prepare', unit='rec', disable=None if progress else True, file=sys.stderr)
             pid = {e.file: e.patient_id if keep_phi else pseudonymize(e.patient_id, salt) for e in mine}
             w, skipped, stats, outcome = _collect(t, zip((pid[e.file] for e in mine), bar), vocab, pre.window_samples, strict, input_dir)
-        if not w.n:
-            first = f"; first: {skipped[0]['file']}: {skipped[0]['reason']}" if skipped else ''
-            raise ECGError(f"{input_dir}: no windows to write ({len(skipped)} of {len(mine)} records skipped{first})")
+        if not w.n: raise _no_windows(input_dir, skipped, len(mine))
         stats.update(listed=len(entries), processed=len(mine))
         lin = [lineage_entry(e, groups[e.path], hashes, salt, *(('left out', 0) if e.file in left else outcome[e.file])) for e in shard_entries]
         _release(t)

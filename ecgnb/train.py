@@ -172,6 +172,70 @@ def training_lineage(data:Processed)->dict:  # the processed folder trained on
     base = dict(lineage_hash=None, data_hash=data.data_hash(), path=str(Path(data.path).resolve()))
     return base | (lineage_summary(data.path) or {}) | dict(git_commit=git_commit(), trained_at=datetime.now(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'))
 
+# %% ../nbs/07_train.ipynb #9a1f0c02
+def _val_windows(data:Processed, val_pats:set, cols:list, multilabel:bool)->tuple[np.ndarray, np.ndarray]:
+    "Indices and label rows (float32) of the validation windows."
+    val_idx = data.indices(sorted(val_pats)); val_y = np.asarray(data.y[val_idx][:, cols], np.float32)
+    if not multilabel: keep = val_y.sum(1) == 1; val_idx, val_y = val_idx[keep], val_y[keep]
+    return val_idx, val_y
+
+# %% ../nbs/07_train.ipynb #9a1f0c04
+def _resume(cfg:TrainConfig, last:Path, data_hash:str, model, opt, sched, device)->tuple[list, dict|None, int, int]:
+    "(history, best, epochs without improvement, first epoch) from `last`, its states loaded into model, opt and sched."
+    _, ck = load_checkpoint(last)
+    diff = {k: (ck['config'].get(k), v) for k, v in asdict(cfg).items() if k not in _RESUME_FREE and ck['config'].get(k) != v}
+    if diff: raise ECGError(f"--resume: {last} was trained with other settings {diff}")
+    if ck['data_hash'] != data_hash: raise ECGError(f"--resume: {last} was trained on other data")
+    if ck['config']['epochs'] != cfg.epochs: raise ECGError(f"--resume: {last} was planned for {ck['config']['epochs']} epochs, not {cfg.epochs}")
+    model.load_state_dict(ck['state_dict']); opt.load_state_dict(ck['optimizer']); sched.load_state_dict(ck['scheduler'])
+    _set_rng_state(ck['rng'], device)
+    m = ck['metrics']
+    return m['history'], m['best'], m['bad_epochs'], ck['epoch'] + 1
+
+# %% ../nbs/07_train.ipynb #9a1f0c06
+def _train_epoch(net, loader, lossf, opt, sched, device, bar_desc:str, quiet:bool)->tuple[float, int]:
+    "One pass over `loader`: (summed loss, windows)."
+    net.train(); total, n = 0.0, 0
+    for xb, yb in _progress(loader, bar_desc, quiet):
+        xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+        loss = lossf(net(xb), yb)
+        opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
+        total += loss.item()*len(xb); n += len(xb)
+    return total, n
+
+def _epoch_row(epoch:int, sums:tuple, secs:float, opt, world:int)->dict:
+    "The epoch's training row, its loss and speed added up over all ranks."
+    stats = torch.tensor(sums, dtype=torch.float64)
+    if world > 1: dist.all_reduce(stats)
+    return dict(epoch=epoch, train_loss=float(stats[0]/max(stats[1], 1)), lr=float(opt.param_groups[0]['lr']),
+                windows_per_s=float(stats[1]/max(secs, 1e-9)), seconds=round(secs, 3))
+
+# %% ../nbs/07_train.ipynb #9a1f0c08
+def _validate(model, data:Processed, val_idx, val_y, labels:list, multilabel:bool, device)->dict:
+    "Validation loss, macro-F1, macro-AUROC and per-label F1 of the current model."
+    p, loss = _val_pass(model, data.X, val_idx, val_y, 256, device, multilabel, _loss_fn(multilabel, None))
+    sc = scores(val_y, p, labels, [0.5 if multilabel else 1.0]*len(labels), multilabel)
+    return dict(val_loss=loss, val_macro_f1=sc['macro']['f1'], val_macro_auroc=sc['macro']['auroc'],
+                val_f1={l: sc['per_class'][l]['f1'] for l in labels})
+
+# %% ../nbs/07_train.ipynb #9a1f0c0a
+def _log_epoch(log:_Loggers, row:dict, epoch:int):
+    "Send an epoch's row to the loggers."
+    log.scalars({'loss/train': row['train_loss'], 'loss/val': row['val_loss'], 'lr': row['lr'], 'val/macro_f1': row['val_macro_f1'],
+                 'speed/windows_per_s': row['windows_per_s'],
+                 **({'val/macro_auroc': row['val_macro_auroc']} if row['val_macro_auroc'] is not None else {}),
+                 **{f"val_f1/{l}": v for l, v in row['val_f1'].items()}}, epoch)
+
+def _checkpoint_epoch(model, cfg:TrainConfig, meta:dict, epoch:int, improved:bool, save:Path, opt, sched, device, state:dict):
+    "Write the best checkpoint when the epoch improved, and the last one (with optimiser, scheduler, random and run state)."
+    if improved: save_checkpoint(make_checkpoint(model, cfg.model, {}, **meta, epoch=epoch), save)
+    save_checkpoint(make_checkpoint(model, cfg.model, {}, **meta, epoch=epoch, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
+                                    rng=_rng_state(device), metrics=state), _last_path(save))
+
+def _epoch_line(cfg:TrainConfig, row:dict, tag:str, improved:bool)->str:
+    return (f"epoch {row['epoch']+1:>3}/{cfg.epochs}{tag}  loss {row['train_loss']:.4f}  val loss {row['val_loss']:.4f}  "
+            f"val macro-F1 {row['val_macro_f1']:.3f}  lr {row['lr']:.2e}  {row['windows_per_s']:.0f} win/s" + ('  *' if improved else ''))
+
 # %% ../nbs/07_train.ipynb #88c41a4d
 def fit(cfg:TrainConfig,             # the run's configuration
         data:Processed,              # the processed folder
@@ -185,96 +249,66 @@ def fit(cfg:TrainConfig,             # the run's configuration
     rank, world, local = _dist_info()
     device = _device(cfg.device, local)
     labels = active_labels(data); cols = [data.labels.index(l) for l in labels]
-    ml = bool((np.asarray(data.y)[:, cols].sum(1) != 1).any())
-    tr = ECGWindows(data, sorted(train_pats), columns=labels, seed=cfg.seed, transform=_augmenter(cfg, data.fs))
-    va_idx = data.indices(sorted(val_pats)); va_y = np.asarray(data.y[va_idx][:, cols], np.float32)
-    if not ml: keep = va_y.sum(1) == 1; va_idx, va_y = va_idx[keep], va_y[keep]
-    if len(tr) == 0 or len(va_idx) == 0: raise ECGError(f"{data.path}: empty split (train {len(tr)}, val {len(va_idx)} windows)")
+    multilabel = bool((np.asarray(data.y)[:, cols].sum(1) != 1).any())
+    train = ECGWindows(data, sorted(train_pats), columns=labels, seed=cfg.seed, transform=_augmenter(cfg, data.fs))
+    val_idx, val_y = _val_windows(data, val_pats, cols, multilabel)
+    if len(train) == 0 or len(val_idx) == 0: raise ECGError(f"{data.path}: empty split (train {len(train)}, val {len(val_idx)} windows)")
     torch.manual_seed(cfg.seed)
-    mkw = {}
-    model = make_model(cfg.model, data.n_leads, len(labels), **mkw).to(device)
-    w = class_weights(tr.y, ml).to(device) if cfg.balance == 'weights' else None
-    lossf, vlossf = _loss_fn(ml, w), _loss_fn(ml, None)
-    sampler = EpochSampler(len(tr), cfg.seed, weights=balance_weights(tr.y) if cfg.balance == 'oversample' else None,
-                           rank=rank, world=world)
-    loader = DataLoader(tr, batch_size=cfg.batch, sampler=sampler, num_workers=0, drop_last=len(sampler) > cfg.batch)
+    model = make_model(cfg.model, data.n_leads, len(labels)).to(device)
+    lossf = _loss_fn(multilabel, class_weights(train.y, multilabel).to(device) if cfg.balance == 'weights' else None)
+    sampler = EpochSampler(len(train), cfg.seed, weights=balance_weights(train.y) if cfg.balance == 'oversample' else None, rank=rank, world=world)
+    loader = DataLoader(train, batch_size=cfg.batch, sampler=sampler, num_workers=0, drop_last=len(sampler) > cfg.batch)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = _scheduler(opt, cfg.lr, cfg.epochs*len(loader))
+    meta = dict(labels=labels, multilabel=multilabel, preprocess=data.preprocess, window=data.window, leads=data.leads,
+                data_hash=data.data_hash(), config=asdict(cfg), lineage=training_lineage(data))
     hist, best, bad, start = [], None, 0, 0
-    extra = dict(data_hash=data.data_hash(), config=asdict(cfg), lineage=training_lineage(data))
-    last = _last_path(save)
-    if cfg.resume and last.exists():
-        _, ck = load_checkpoint(last)
-        diff = {k: (ck['config'].get(k), v) for k, v in asdict(cfg).items() if k not in _RESUME_FREE and ck['config'].get(k) != v}
-        if diff: raise ECGError(f"--resume: {last} was trained with other settings {diff}")
-        if ck['data_hash'] != extra['data_hash']: raise ECGError(f"--resume: {last} was trained on other data")
-        if ck['config']['epochs'] != cfg.epochs: raise ECGError(f"--resume: {last} was planned for {ck['config']['epochs']} epochs, not {cfg.epochs}")
-        model.load_state_dict(ck['state_dict']); opt.load_state_dict(ck['optimizer']); sched.load_state_dict(ck['scheduler'])
-        _set_rng_state(ck['rng'], device)
-        hist, best, bad, start = ck['metrics']['history'], ck['metrics']['best'], ck['metrics']['bad_epochs'], ck['epoch'] + 1
-        if rank == 0 and not cfg.quiet: print(f"resuming{tag} after epoch {start} of {cfg.epochs} from {last}")
-    elif cfg.resume and rank == 0: print(f"--resume: no {last} yet, starting{tag} from scratch")
+    if cfg.resume and _last_path(save).exists():
+        hist, best, bad, start = _resume(cfg, _last_path(save), meta['data_hash'], model, opt, sched, device)
+        if rank == 0 and not cfg.quiet: print(f"resuming{tag} after epoch {start} of {cfg.epochs} from {_last_path(save)}")
+    elif cfg.resume and rank == 0: print(f"--resume: no {_last_path(save)} yet, starting{tag} from scratch")
     net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == 'cuda' else None) if world > 1 else model
     log = _Loggers(cfg, log_dir, rank == 0, start, tag)
-    base = lambda: dict(labels=labels, multilabel=ml, preprocess=data.preprocess, window=data.window, leads=data.leads) | extra
     stopped, t_all = False, time.time()
     for epoch in range(start, cfg.epochs):
         if bad >= cfg.patience: stopped = True; break
-        sampler.set_epoch(epoch); tr.set_epoch(epoch); net.train()
-        t0, tot, nwin = time.time(), 0.0, 0
-        bar = _progress(loader, f"epoch {epoch+1}/{cfg.epochs}{tag}", rank != 0 or cfg.quiet)
-        for xb, yb in bar:
-            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
-            loss = lossf(net(xb), yb)
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
-            tot += loss.item()*len(xb); nwin += len(xb)
-        secs = time.time() - t0
-        stats = torch.tensor([tot, nwin], dtype=torch.float64)
-        if world > 1: dist.all_reduce(stats)
-        row = dict(epoch=epoch, train_loss=float(stats[0]/max(stats[1], 1)), lr=float(opt.param_groups[0]['lr']),
-                   windows_per_s=float(stats[1]/max(secs, 1e-9)), seconds=round(secs, 3))
-        if rank == 0:
-            p, vloss = _val_pass(model, data.X, va_idx, va_y, 256, device, ml, vlossf)
-            sc = scores(va_y, p, labels, [0.5 if ml else 1.0]*len(labels), ml)
-            row |= dict(val_loss=vloss, val_macro_f1=sc['macro']['f1'], val_macro_auroc=sc['macro']['auroc'],
-                        val_f1={l: sc['per_class'][l]['f1'] for l in labels})
+        sampler.set_epoch(epoch); train.set_epoch(epoch)
+        t0 = time.time()
+        sums = _train_epoch(net, loader, lossf, opt, sched, device, f"epoch {epoch+1}/{cfg.epochs}{tag}", rank != 0 or cfg.quiet)
+        row = _epoch_row(epoch, sums, time.time() - t0, opt, world)
+        if rank == 0: row |= _validate(model, data, val_idx, val_y, labels, multilabel, device)
         row = _broadcast(row, world)
         improved = _better(row['val_macro_f1'], row['val_loss'], best)
         if improved: best, bad = dict(epoch=epoch, score=row['val_macro_f1'], loss=row['val_loss'], auroc=row['val_macro_auroc']), 0
         else: bad += 1
         hist.append(row)
         if rank == 0:
-            log.scalars({'loss/train': row['train_loss'], 'loss/val': row['val_loss'], 'lr': row['lr'], 'val/macro_f1': row['val_macro_f1'],
-                         'speed/windows_per_s': row['windows_per_s'], **({'val/macro_auroc': row['val_macro_auroc']} if row['val_macro_auroc'] is not None else {}),
-                         **{f"val_f1/{l}": v for l, v in row['val_f1'].items()}}, epoch)
-            if improved: save_checkpoint(make_checkpoint(model, cfg.model, mkw, **base(), epoch=epoch), save)
-            save_checkpoint(make_checkpoint(model, cfg.model, mkw, **base(), epoch=epoch, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
-                                            rng=_rng_state(device), metrics=dict(history=hist, best=best, bad_epochs=bad)), last)
+            _log_epoch(log, row, epoch)
+            _checkpoint_epoch(model, cfg, meta, epoch, improved, save, opt, sched, device, dict(history=hist, best=best, bad_epochs=bad))
             pause_point(f"train epoch {epoch+1}")   # tests interrupt here (ecgnb.core.pause_point)
-            if not cfg.quiet:
-                print(f"epoch {epoch+1:>3}/{cfg.epochs}{tag}  loss {row['train_loss']:.4f}  val loss {row['val_loss']:.4f}  "
-                      f"val macro-F1 {row['val_macro_f1']:.3f}  lr {row['lr']:.2e}  {row['windows_per_s']:.0f} win/s" + ('  *' if improved else ''), flush=True)
+            if not cfg.quiet: print(_epoch_line(cfg, row, tag, improved), flush=True)
         if world > 1: dist.barrier()
         if _stop_after is not None and epoch + 1 >= _stop_after: log.close(); raise KeyboardInterrupt(f"stopped after epoch {epoch+1}")
     if best is not None and bad >= cfg.patience and len(hist) < cfg.epochs: stopped = True
-    res = dict(history=hist, best=best, stopped_early=stopped, labels=labels, multilabel=ml, seconds=round(time.time()-t_all, 2),
-               n_windows=dict(train=len(tr), val=len(va_idx)), n_params=n_params(model))
-    if rank == 0: res |= _finish(save, data, va_idx, va_y, labels, ml, device, log)
+    res = dict(history=hist, best=best, stopped_early=stopped, labels=labels, multilabel=multilabel, seconds=round(time.time()-t_all, 2),
+               n_windows=dict(train=len(train), val=len(val_idx)), n_params=n_params(model))
+    if rank == 0: res |= _finish(save, data, val_idx, val_y, labels, multilabel, device, log)
     log.close()
     if world > 1: dist.barrier()
     return res
 
 # %% ../nbs/07_train.ipynb #c280d7a0
-def _finish(save, data, va_idx, va_y, labels, ml, device, log)->dict:
+def _finish(save, data, val_idx, val_y, labels, multilabel, device, log)->dict:
+    "Reload the best checkpoint, choose its thresholds on validation, rewrite it, log the validation figures."
     model, ck = load_checkpoint(save, device)
-    p, _ = _val_pass(model, data.X, va_idx, va_y, 256, device, ml, _loss_fn(ml, None))
-    th = choose_thresholds(va_y, p, ml)
+    p, _ = _val_pass(model, data.X, val_idx, val_y, 256, device, multilabel, _loss_fn(multilabel, None))
+    th = choose_thresholds(val_y, p, multilabel)
     ck['thresholds'] = th; save_checkpoint(ck, save)
-    sc = scores(va_y, p, labels, th, ml)
+    sc = scores(val_y, p, labels, th, multilabel)
     if log.tb or log.wb:
         import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
-        if not ml: fig = confusion_figure(sc['confusion'], labels, 'validation (best epoch)'); log.figure('val/confusion', fig, ck['epoch']); plt.close(fig)
-        fig = curves_figure(va_y, p, labels, '(validation)'); log.figure('val/curves', fig, ck['epoch']); plt.close(fig)
+        if not multilabel: fig = confusion_figure(sc['confusion'], labels, 'validation (best epoch)'); log.figure('val/confusion', fig, ck['epoch']); plt.close(fig)
+        fig = curves_figure(val_y, p, labels, '(validation)'); log.figure('val/curves', fig, ck['epoch']); plt.close(fig)
     return dict(thresholds=th, val=dict(macro_f1=sc['macro']['f1'], macro_auroc=sc['macro']['auroc'],
                                         per_class={l: sc['per_class'][l]['f1'] for l in labels}))
 
