@@ -14,7 +14,7 @@ import numpy as np
 from .core import ECGError, ECGDataError, LEADS_12, label_vocab, samples_dir
 
 # %% auto #0
-__all__ = ['SIGNAL_EXTS', 'ENTRY_KEYS', 'CONSENT_KINDS', 'USABLE_CONSENT', 'Record', 'is_ecg_lead', 'standard_leads',
+__all__ = ['SIGNAL_EXTS', 'ENTRY_KEYS', 'CONSENT_KINDS', 'USABLE_CONSENT', 'Record', 'is_ecg_lead', 'lead_key', 'standard_leads',
            'pick_leads', 'time_unit', 'uniform_grid', 'resolve_record_path', 'read_record', 'LabelEntry', 'read_labels',
            'consent_kind', 'load_folder', 'patient_split', 'patient_kfold', 'split_report', 'load_salt', 'pseudonymize']
 
@@ -56,15 +56,20 @@ def is_ecg_lead(name:str)->bool:
     n = re.sub(r'^(lead|ch|channel)[\s_-]*', '', str(name).strip(), flags=re.I).replace(' ', '').replace('-', '')
     return bool(_ECG_NAME.search(n))
 
-# %% ../nbs/01_loaders.ipynb #92e4fd6f
-_LEAD_ALIASES = {'D1': 'I', 'D2': 'II', 'D3': 'III', 'DI': 'I', 'DII': 'II', 'DIII': 'III'}
+# %% ../nbs/01_loaders.ipynb #a2e652df
+_LEAD_ALIASES = {'D1': 'I', 'DI': 'I', 'D2': 'II', 'DII': 'II', 'D3': 'III', 'DIII': 'III'}
 
+def lead_key(name:str)->str:
+    "A lead name as ecgnb compares it: no case, spaces or `ECG`/`Lead` prefix; D1-D3 are I-III."
+    k = re.sub(r'^(lead|ecg|ekg)[\s_:-]*', '', str(name).strip(), flags=re.I).replace(' ', '').upper()
+    return _LEAD_ALIASES.get(k, k)
+
+# %% ../nbs/01_loaders.ipynb #92e4fd6f
 def standard_leads(names:Sequence[str],  # channel names in the file
                    path=None              # file named in errors
                   )->list[int]:           # channel index of each of LEADS_12, in that order
     "Where the twelve standard leads are, in the standard order; a missing, doubled or unknown lead is a data error."
-    norm = [re.sub(r'^(lead|ecg)[\s_-]*', '', str(s).strip(), flags=re.I).replace(' ', '').upper() for s in names]
-    norm = [_LEAD_ALIASES.get(s, s) for s in norm]
+    norm = [lead_key(s) for s in names]
     want = [l.upper() for l in LEADS_12]
     if doubled := sorted({LEADS_12[want.index(s)] for s in norm if s in want and norm.count(s) > 1}):
         raise ECGDataError(path, f"lead {', '.join(doubled)} appears more than once: the file has {', '.join(map(str, names))}")

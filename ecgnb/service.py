@@ -15,22 +15,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from .core import ECGError, ECGDataError, decide
+from .loaders import lead_key
 from .signal import Preprocess
 from .measures import heart_rate, recording_measures, signal_quality, detect_rpeaks
 from .export import INPUT, ort_session, read_metadata
 
 # %% auto #0
 __all__ = ['FS_RANGE', 'UNITS', 'MAX_ABS_MV', 'MAX_BATCH', 'DOCS_ASSETS', 'FILE_EXTS', 'log', 'INLINE_SECONDS', 'PAPER_JS',
-           'PAGE', 'app', 'lead_key', 'Engine', 'Invalid', 'as_array', 'Settings', 'InferRequest', 'WindowResult',
-           'InferResponse', 'BatchRequest', 'BatchResponse', 'Problem', 'preview_signal', 'create_app', 'serve_cli']
-
-# %% ../nbs/10_service.ipynb #a2e652df
-_LEAD_ALIASES = {'D1': 'I', 'DI': 'I', 'D2': 'II', 'DII': 'II', 'D3': 'III', 'DIII': 'III'}
-
-def lead_key(name:str)->str:
-    "A lead name as the service compares it: no case, spaces or `ECG`/`Lead` prefix; D1-D3 are I-III."
-    k = re.sub(r'^(lead|ecg|ekg)[\s_:-]*', '', str(name).strip(), flags=re.I).replace(' ', '').upper()
-    return _LEAD_ALIASES.get(k, k)
+           'PAGE', 'app', 'Engine', 'Invalid', 'as_array', 'Settings', 'InferRequest', 'WindowResult', 'InferResponse',
+           'BatchRequest', 'BatchResponse', 'Problem', 'preview_signal', 'create_app', 'serve_cli']
 
 # %% ../nbs/10_service.ipynb #d62da87a
 def _model_leads(meta:dict, path:Path)->list[str]:
