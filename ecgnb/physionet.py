@@ -27,6 +27,7 @@ def _is_header(row:list[str])->bool:
     "Whether a REFERENCE.csv row is a column header (`names,labels` as pandas writes it): two words, no label code."
     return len(row) == 2 and row[1].strip() not in CINC2017_CODES and all(_WORD.fullmatch(f.strip()) for f in row)
 
+# %% ../nbs/01b_physionet.ipynb #55371698
 def cinc2017_entries(folder:Path|str)->tuple[list[dict], dict]:
     "labels.json entries for a CinC 2017 folder, and counts of what was skipped."
     folder = Path(folder)
@@ -50,10 +51,12 @@ MITDB_RHYTHMS = {'(N': ['normal'], '(AFIB': ['afib'], '(AFL': ['afib'], '(SVTA':
 MITDB_SAME_PATIENT = {'202': '201'}
 _BEATS = set('NLRBAaJSVrFejnE/fQ?')
 
+# %% ../nbs/01b_physionet.ipynb #b836975a
 def _ordered(labels)->list[str]:
     "Labels in vocabulary order (starter labels first)."
     v = label_vocab(labels); return [l for l in v if l in set(labels)]
 
+# %% ../nbs/01b_physionet.ipynb #2d379f6a
 def mitdb_segments(record:Path|str)->list[dict]:
     "Contiguous labelled segments (start, end in samples) of an MIT-BIH record from its rhythm and beat annotations."
     import wfdb
@@ -87,6 +90,7 @@ def mitdb_segments(record:Path|str)->list[dict]:
         else: segs.append(dict(start=a_, end=b_, label=list(lab)))
     return segs
 
+# %% ../nbs/01b_physionet.ipynb #4dcd4200
 def mitdb_entries(folder:Path|str)->tuple[list[dict], dict]:
     "labels.json entries (with segments) for the MIT-BIH records of a folder."
     folder = Path(folder)
@@ -123,6 +127,7 @@ def _ptbxl_csv(p:Path, need:Sequence[str])->'pd.DataFrame':
     if miss := [c for c in need if c not in df.columns]: raise ECGDataError(p, f"missing column{'s' * (len(miss) > 1)} {', '.join(map(repr, miss))}")
     return df
 
+# %% ../nbs/01b_physionet.ipynb #d05c749f
 def _ptbxl_statements(p:Path)->'pd.DataFrame':
     "scp_statements.csv indexed by code, with diagnostic, form and rhythm as booleans."
     import pandas as pd
@@ -222,6 +227,8 @@ AFLT|atrial flutter|||1||
 SVTAC|supraventricular tachycardia|||1||
 PSVT|paroxysmal supraventricular tachycardia|||1||
 TRIGU|trigeminal pattern (unknown origin, SV or Ventricular)|||1||"""
+
+# %% ../nbs/01b_physionet.ipynb #99e07747
 _PTBXL_ST_COLUMNS = ('description', 'diagnostic', 'form', 'rhythm', 'diagnostic_class', 'diagnostic_subclass', 'Statement Category',
                      'SCP-ECG Statement Description', 'AHA code', 'aECG REFID', 'CDISC Code', 'DICOM Code')
 
@@ -244,6 +251,7 @@ def _scp_codes(text, db:Path, ecg_id)->dict[str, float]:
                                       f"\"{{'NORM': 100.0, 'SR': 0.0}}\", not {str(text)[:60]!r}")
     return {k.strip(): float(v) for k, v in codes.items()}
 
+# %% ../nbs/01b_physionet.ipynb #564a786e
 def _ptbxl_labels(codes:dict[str, float],   # one record's statements and likelihoods
                   label:dict[str, str],     # `ptbxl_mapping`
                   diagnostic:set[str],      # the diagnostic statements: the only ones min_likelihood judges
@@ -254,8 +262,6 @@ def _ptbxl_labels(codes:dict[str, float],   # one record's statements and likeli
     return _ordered({label.get(c, f'scp:{c}') for c in kept}) or ['other'], len(codes) - len(kept)
 
 # %% ../nbs/01b_physionet.ipynb #bcffa452
-PTBXL_SEX = {0: 'male', 1: 'female'}
-
 def _ptbxl_pid(v)->str|None:
     "PTB-XL's patient_id (a number written as 15709.0) as '15709'; None when empty."
     if v is None or (isinstance(v, float) and math.isnan(v)) or not str(v).strip(): return None
@@ -263,12 +269,16 @@ def _ptbxl_pid(v)->str|None:
     except ValueError: return str(v).strip()
     return str(int(f)) if f.is_integer() else str(v).strip()
 
+# %% ../nbs/01b_physionet.ipynb #15c8cebc
 def _ptbxl_fold(v, db:Path, ecg_id)->int:
     "The strat_fold of one row, an integer 1-10."
     try: f = float(v)
     except (TypeError, ValueError): f = math.nan
     if not (f.is_integer() and 1 <= f <= 10): raise ECGDataError(db, f'ecg_id {ecg_id}: strat_fold must be a fold 1-10, not {v!r}')
     return int(f)
+
+# %% ../nbs/01b_physionet.ipynb #87a05a35
+PTBXL_SEX = {0: 'male', 1: 'female'}
 
 def _ptbxl_demographics(age, sex)->dict:
     "age (300, PTB-XL's 'over 89', kept as 90) and sex of one row, leaving out what is unknown."
@@ -285,6 +295,7 @@ def _ptbxl_entry(ecg_id, row:dict, col:str, labels:list[str], db:Path, keep_demo
     e = dict(file=f'{rel.strip()}.hea', label=labels, patient_id=pid, strat_fold=_ptbxl_fold(row['strat_fold'], db, ecg_id))
     return e | (_ptbxl_demographics(row['age'], row['sex']) if keep_demographics else {})
 
+# %% ../nbs/01b_physionet.ipynb #39149ee2
 def _ptbxl_check_files(folder:Path, entries:list[dict], high_rate:bool=False):
     "Refuse a folder that lacks the header or signal file of a listed record: name the first, count the others."
     missing = [f for e in entries for f in (e['file'], e['file'][:-4] + '.dat') if not (folder/f).exists()]
@@ -337,6 +348,7 @@ _PTBXL_DB_COLUMNS = ('ecg_id', 'patient_id', 'age', 'sex', 'height', 'weight', '
                      'electrodes_problems', 'extra_beats', 'pacemaker', 'strat_fold', 'filename_lr', 'filename_hr')
 PTBXL_LEADS = ['I', 'II', 'III', 'AVR', 'AVL', 'AVF', 'V1', 'V2', 'V3', 'V4', 'V5', 'V6']
 
+# %% ../nbs/01b_physionet.ipynb #59da0a31
 def _ptbxl_fixture_row(i:int)->dict:
     "Row ecg_id `i` of the fixture's database: patient i // 2, whose fold is 10, 9, 8, ... from the first patient."
     p, rel = i // 2, f'{i // 1000 * 1000:05d}/{i:05d}'
@@ -357,6 +369,7 @@ def _ptbxl_record(path:Path, fs:int, seconds:float, rng):
     wfdb.wrsamp(path.name, fs=fs, units=['mV'] * 12, sig_name=PTBXL_LEADS, p_signal=sig, fmt=['16'] * 12,
                 adc_gain=[1000.0] * 12, baseline=[0] * 12, write_dir=str(path.parent))
 
+# %% ../nbs/01b_physionet.ipynb #7e8bb209
 def ptbxl_fixture(folder:Path|str,      # where to write the PTB-XL-shaped folder
                   n:int=12,             # ECGs, ecg_id 1..n (two a patient)
                   seed:int=0,           # noise of the signals
@@ -593,6 +606,7 @@ def _inside(p:Path, folder:Path)->bool:
     try: p.resolve().relative_to(folder.resolve()); return True
     except ValueError: return False
 
+# %% ../nbs/01b_physionet.ipynb #c02627cf
 def import_physionet(kind:str, input_dir:Path|str, labels_out:Path|str|None=None, pseudonymize_ids:bool=False,
                      salt_file:Path|str|None=None, **kw)->tuple[Path, list[dict], dict]:
     "Write labels.json for a PhysioNet folder; returns (path, entries, skipped counts)."
@@ -633,11 +647,13 @@ def _summary(skipped:dict)->str:
             + ''.join(f"; {name(k)}: {v}" for k, v in skipped.items() if v and k in _NOT_SKIPPED)
             + ''.join(f"; {name(k)} (kept as labels): " + ', '.join(f'{c} x{n}' for c, n in v.items()) for k, v in skipped.items() if v and isinstance(v, dict)))
 
+# %% ../nbs/01b_physionet.ipynb #0e03eab2
 def _folds(entries:list[dict])->str:
     "Records per part of PTB-XL's recommended split, when the entries carry strat_fold."
     n = Counter(k for e in entries if 'strat_fold' in e for k, fs in PTBXL_SPLIT.items() if e['strat_fold'] in fs)
     return f"; strat_fold kept: 1-8 train {n['train']}, 9 val {n['val']}, 10 test {n['test']} records" if n else ''
 
+# %% ../nbs/01b_physionet.ipynb #6e560c92
 def import_physionet_cli(kind:Param('PhysioNet database', str, choices=list(ADAPTERS)),  # which database the folder holds
                          input_dir:str,          # the PhysioNet folder (left unchanged)
                          labels_out:str=None,    # where to write labels.json (default: INPUT_DIR/labels.json)
