@@ -53,6 +53,7 @@ def _sosfilt_inplace(sos, zi, y):
             xc = xn
         y[i] = xc
 
+# %% ../nbs/02b_compiled.ipynb #a26e6295
 @_jit
 def filtfilt32(x, sos, zi, pad):
     "bandpass(): odd extension in float32, forward-backward sosfilt in float64, float32 out."
@@ -159,6 +160,7 @@ def _block32(a, lo, n):
     while i < n: s = np.float32(s + a[lo + i]); i += 1
     return s
 
+# %% ../nbs/02b_compiled.ipynb #a43d208a
 @_jit
 def _pairwise32(a, lo, n):
     "numpy's pairwise float32 sum of a[lo:lo+n] (its recursion unrolled with a stack: numba's cache mishandles recursion)."
@@ -186,6 +188,7 @@ def _pairwise32(a, lo, n):
 def _mean32(a, lo, n):
     return np.float32(np.float64(_pairwise32(a, lo, n))/n)
 
+# %% ../nbs/02b_compiled.ipynb #61eff973
 @_jit
 def _isort(b):
     "Insertion sort in place: faster than np.sort for the few values of a running median."
@@ -228,6 +231,7 @@ def baseline32(x, blk, w1, w2):
     for i in range(nb*blk, n): out[i] = np.float32(x[i] - base)  # the last value carries on
     return out
 
+# %% ../nbs/02b_compiled.ipynb #15ced7f0
 @_jit
 def zscore32(x):
     n = x.shape[0]
@@ -261,6 +265,7 @@ def uniform32(g, size):
         out[k] = np.float32(tmp/size)
     return out
 
+# %% ../nbs/02b_compiled.ipynb #640adccf
 @_jit
 def _gradient_abs32(f):
     n = f.shape[0]
@@ -334,6 +339,7 @@ def _stronger32(pk, st, gap):
         else: out[m] = i; m += 1
     return out[:m]
 
+# %% ../nbs/02b_compiled.ipynb #f1fbee15
 @_jit
 def _height32(y, p, fs):
     "measures._height with its default spans."
@@ -363,6 +369,7 @@ def _reference32(v, nb, rank):
     for i in range(n): out[i] = q[min(max(i - nb, 0), n - size)]
     return out
 
+# %% ../nbs/02b_compiled.ipynb #83b428a5
 @_jit
 def _gap_ratio32(p, conf):
     "measures._gap_ratio with nb=8."
@@ -401,6 +408,7 @@ def _apex32(x, fs, p):
         out[i] = min(max(p[i] - w + (first + lastj)//2, 0), n - 1)
     return np.unique(out)
 
+# %% ../nbs/02b_compiled.ipynb #144004a7
 @_jit
 def detect32(x, fs, k, sos, zi, mindelay):
     "The compiled twin of measures.detect_rpeaks after its checks: x float32 (n,), k the block size."
@@ -434,6 +442,7 @@ def clipped32(x, run):
                 r = 0
     return min(out, n)/n
 
+# %% ../nbs/02b_compiled.ipynb #3e92f477
 @_jit
 def quality32(x, fs, peaks, sos, zi, pad, clip):
     "The compiled twin of measures.signal_quality after its checks (len(x) >= fs, ptp > 0, >= 2 peaks, clip given)."
@@ -471,8 +480,6 @@ def quality32(x, fs, peaks, sos, zi, pad, clip):
     return q*max(0.0, 1 - 2*clip)
 
 # %% ../nbs/02b_compiled.ipynb #27a25d9b
-_NO_SOS = np.zeros((0, 6)), np.zeros((0, 2))
-
 @lru_cache(maxsize=256)
 def _resample_plan(fs_in:float, fs_out:float, n:int, half:int=5)->tuple:
     "`resample`'s polyphase filter as `resample_poly` pads and arranges it for `n` samples, and what to keep."
@@ -489,12 +496,16 @@ def _resample_plan(fs_in:float, fs_out:float, n:int, half:int=5)->tuple:
     h = np.concatenate([np.zeros(pre, np.float32), h, np.zeros(post, np.float32)])
     return np.ascontiguousarray(_pad_h(h, up)), h.size, up, down, rem, min(n_out, keep)
 
+# %% ../nbs/02b_compiled.ipynb #8d959ed5
+_NO_SOS = np.zeros((0, 6)), np.zeros((0, 2))
+
 def _band(fs:float, lo, hi, order:int=2)->tuple:
     "Sections, initial states and odd-extension length of `bandpass(x, fs, lo, hi, order)` (no sections: no filter)."
     sos = butter_sos(fs, lo, hi, order)
     if sos is None: return (*_NO_SOS, 0)
     return sos, sos_zi(fs, lo, hi, order), (int(3*fs/lo) if lo else 3*(2*order + 1))
 
+# %% ../nbs/02b_compiled.ipynb #f1168980
 _QUALITY_BAND = (0.5, 40.0)  # the band `signal_quality` compares beats on
 
 def _detect_plan(fs:float)->tuple:
@@ -511,6 +522,7 @@ def _apply32(x, htf, len_h, up, down, rem, keep, sos, zi, pad, blk, w1, w2, zsco
     if blk > 0: y = baseline32(y, blk, w1, w2)
     return zscore32(y) if zscore else y
 
+# %% ../nbs/02b_compiled.ipynb #22c7b2a7
 @_jit
 def _rows32(X, sos, zi, pad, blk, w1, w2, zscore):
     "Rows (m, n) already at the target rate through band-pass, baseline and z-scoring, 32 rows at a time."
@@ -524,6 +536,7 @@ def _rows32(X, sos, zi, pad, blk, w1, w2, zscore):
             out[a + r] = zscore32(y) if zscore else y
     return out
 
+# %% ../nbs/02b_compiled.ipynb #f7962b13
 def apply_compiled(pre:Preprocess,  # the processing to reproduce
                    x:np.ndarray,    # (samples,) or (leads, samples)
                    fs:float,        # its sampling rate in Hz
@@ -569,6 +582,7 @@ def detect_rpeaks_compiled(x:np.ndarray,  # one lead, shape (n,) (a (1, n) array
     if len(x) < 0.5*fs or np.ptp(x) < 1e-6: return np.zeros(0, dtype=np.int64)
     return detect32(np.ascontiguousarray(x), fs, *_detect_plan(fs), float(mindelay))
 
+# %% ../nbs/02b_compiled.ipynb #5ec49ae2
 def signal_quality_compiled(x:np.ndarray,  # one lead
                             fs:float,       # sampling rate in Hz
                             peaks:np.ndarray|None=None  # R-peaks if already known (else detected)
@@ -606,6 +620,7 @@ def _measures32(x, fs, k, s8, z8, sq, zq, padq, starts, span, mindelay):
         q[i] = quality32(w, fs, pk, sq, zq, max(0, min(b - a - 1, padq)), clipped32(w, 3))
     return peaks, q
 
+# %% ../nbs/02b_compiled.ipynb #658d8ad3
 def recording_measures_compiled(x:np.ndarray,     # one lead, finite, shape (n,)
                                 fs:float,          # sampling rate in Hz
                                 starts:np.ndarray, # window starts, in samples of `x`
@@ -615,6 +630,7 @@ def recording_measures_compiled(x:np.ndarray,     # one lead, finite, shape (n,)
     fs = check_fs(fs); x = np.ascontiguousarray(one_lead(x))
     return _measures32(x, fs, *_detect_plan(fs), *_band(fs, *_QUALITY_BAND), np.asarray(starts, np.int64), int(span), 0.25)
 
+# %% ../nbs/02b_compiled.ipynb #be1cede2
 def warm_up():
     "Compile (or load from the cache) every kernel, so that the first real call is fast."
     x = _wave(1800, 360.)
