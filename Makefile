@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install study quick-study test lab docs export clean-nbs check-sync nbtest pytest
+.PHONY: help install study quick-study test lab docs figures export clean-nbs check-sync nbtest pytest
 
 help:
 	@echo "make study        install into .venv (once) and run every report (ecgnb study)"
@@ -14,6 +14,7 @@ help:
 	@echo "make install      only install into .venv (again when settings.ini or setup.py changed)"
 	@echo "make lab          start JupyterLab in the same environment"
 	@echo "make docs         build the docs site into _docs/ (Quarto when present, offline fallback otherwise)"
+	@echo "make figures      run the notebooks and save the pictures of their figure cells"
 	@echo "make export       write the library from the notebooks (nbdev_export)"
 	@echo "make clean-nbs    strip notebook metadata and execution counts (nbdev_clean), as make test expects"
 	@echo "make check-sync   fail when library, notebooks or README are out of step; print the notebook measures"
@@ -40,7 +41,11 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=. $(LAB_ARGS)
 
 docs: $(STAMP)
-	@if command -v quarto >/dev/null 2>&1; then $(BIN)/nbdev_docs; else $(BIN)/python -m ecgnb.docs --execute; fi
+	@if command -v quarto >/dev/null 2>&1; then $(BIN)/nbdev_docs; else $(BIN)/python -m ecgnb.docs; fi
+
+# Run the notebooks and save the pictures of their cells tagged 'figure' (the docs show them without running anything).
+figures: $(STAMP)
+	$(BIN)/python -m ecgnb.docs --figures && $(BIN)/nbdev_clean
 
 export: $(STAMP)
 	$(BIN)/nbdev_export

@@ -2,7 +2,7 @@
 
 Code cell lines (median, p90, max, cells over 45), functions per exported cell, exported functions followed by a
 cell that uses them, cells with saved output, and function lengths (p90, longest, those over 60 lines).
-`--check` exits 1 when a target of issue 16 is missed (median <= 5, p90 <= 20, no cell over 45, no function over 60).
+Exits 1 when a cell tagged `figure` has no saved picture; `--check` also when a target of issue 16 is missed (median <= 5, p90 <= 20, no cell over 45, no function over 60).
 """
 import ast, json, sys
 from pathlib import Path
@@ -36,4 +36,9 @@ m = dict(cells=len(cells), median=float(np.median(cells)), p90=float(np.percenti
 print('notebook measures over nbs/ (issue 16):')
 for k, v in m.items(): print(f"  {k:<26} {v}")
 if long: print('  functions over 60 lines: ' + ', '.join(f"{n} ({l})" for l, n in long))
+sys.path.insert(0, str(root))
+from ecgnb.docs import missing_figures
+n_fig = sum(1 for p in (root/'nbs').glob('*.ipynb') for c in json.loads(p.read_text())['cells'] if 'figure' in (c.get('metadata', {}).get('tags') or []))
+print(f"  figure cells               {n_fig} (saved pictures, shown by the docs without running anything)")
+if miss := missing_figures(root): sys.exit('figure cells without a saved picture (run `make figures`): ' + ', '.join(miss))
 if '--check' in sys.argv and (m['median'] > 5 or m['p90'] > 20 or m['over_45'] or m['functions_over_60']): sys.exit(1)

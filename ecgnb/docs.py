@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_docs.ipynb #e760dea3
 from __future__ import annotations
-import argparse, html, re, shutil, sys
+import argparse, html, json, re, shutil, sys
 from pathlib import Path
 import nbformat
 from nbconvert import HTMLExporter, MarkdownExporter
@@ -13,7 +13,7 @@ from traitlets.config import Config
 from .core import project_root, atomic_write, atomic_dir
 
 # %% auto #0
-__all__ = ['StripNbdev', 'render_readme', 'kernel_config', 'doc_notebooks', 'build_docs']
+__all__ = ['StripNbdev', 'render_readme', 'kernel_config', 'doc_notebooks', 'build_docs', 'save_figures', 'missing_figures']
 
 # %% ../nbs/13_docs.ipynb #0285a0ef
 _DIRECTIVE = re.compile(r'^\s*#\|.*$\n?', re.M)
@@ -40,8 +40,12 @@ def render_readme(root:Path|str|None=None)->Path:
     root = Path(root or project_root())
     nb = nbformat.read(root/'nbs'/'index.ipynb', as_version=4)
     ex = MarkdownExporter(); ex.register_preprocessor(StripNbdev, enabled=True)
-    body, _ = ex.from_notebook_node(nb)
+    body, res = ex.from_notebook_node(nb)
+    for name, data in sorted((res.get('outputs') or {}).items()):    # saved figures: files beside the README's text
+        (root/'nbs'/'images').mkdir(exist_ok=True); (root/'nbs'/'images'/f"readme_{name}").write_bytes(data)
+        body = body.replace(f"]({name})", f"](nbs/images/readme_{name})")
     body = re.sub(r'\n{3,}', '\n\n', body).strip() + '\n'
+    body = re.sub(r'\]\(images/', '](nbs/images/', body)        # the README sits one folder above the notebooks
     out = root/'README.md'
     with atomic_write(out, 'w') as f: f.write(body)
     return out
@@ -108,7 +112,32 @@ def build_docs(root:Path|str|None=None, # project folder (default: found from th
             body = re.sub(r'(<body[^>]*>)', lambda m: m.group(1) + _nav(pages, href) + '<div id="ecgnb-page">', body, count=1)
             body = body.replace('</body>', '</div></body>', 1)
             (tmp/href).write_text(body, encoding='utf-8')
+        if (root/'nbs'/'images').is_dir(): shutil.copytree(root/'nbs'/'images', tmp/'images')
     return out/'index.html'
+
+# %% ../nbs/13_docs.ipynb #d0c5f002
+def _is_figure(c)->bool: return c.get('cell_type') == 'code' and 'figure' in (c.get('metadata', {}).get('tags') or [])
+
+def save_figures(path:Path|str  # a notebook
+                )->int:         # figure cells saved
+    "Run a notebook as nbdev_test would and keep the outputs of its cells tagged `figure` (only those) in the file."
+    import copy
+    path = Path(path); nb = nbformat.read(path, as_version=4)
+    if not any(_is_figure(c) for c in nb.cells): return 0
+    ran = copy.deepcopy(nb); _execute(ran, path.parent)
+    for c, r in zip(nb.cells, ran.cells):
+        if _is_figure(c): c.outputs = [o for o in r.outputs if o.output_type in ('display_data', 'execute_result', 'stream')]
+    nbformat.write(nb, path)
+    return sum(map(_is_figure, nb.cells))
+
+def missing_figures(root:Path|str|None=None)->list[str]:
+    "'notebook: cell id' of every cell tagged `figure` that holds no picture."
+    root = Path(root or project_root())
+    out = []
+    for p in sorted((root/'nbs').glob('*.ipynb')):
+        for c in json.loads(p.read_text())['cells']:
+            if _is_figure(c) and not any('image/png' in o.get('data', {}) for o in c.get('outputs', [])): out.append(f"{p.name}: cell {c.get('id')}")
+    return out
 
 # %% ../nbs/13_docs.ipynb #a1ff91c8
 def _main(argv=None):
@@ -116,7 +145,11 @@ def _main(argv=None):
     p.add_argument('--out', default=None, help='output folder (default: _docs)')
     p.add_argument('--execute', action='store_true', help='run the notebooks first so that outputs show')
     p.add_argument('--readme-only', action='store_true', help='only write README.md from nbs/index.ipynb')
+    p.add_argument('--figures', action='store_true', help="run the notebooks and save their cells tagged 'figure', then stop")
     a = p.parse_args(argv)
+    if a.figures:
+        for nbp in doc_notebooks(): print(f"{nbp.name}: {save_figures(nbp)} figure(s)", flush=True)
+        return
     print(render_readme())
     if not a.readme_only: print(build_docs(out=a.out, execute=a.execute))
 
