@@ -63,6 +63,7 @@ def waveform_features(x:np.ndarray,  # one lead (mV)
     "Heart rate, RR irregularity, P-wave presence and SNR, ST level, QRS width, ectopic beats and signal quality of one lead."
     return _features(x, fs)[0]
 
+# %% ../nbs/03a_checks.ipynb #a301c572
 def _features(x, fs):
     "`waveform_features` and the dominant beats' R-peaks."
     x = np.asarray(x, np.float32).ravel()
@@ -84,6 +85,7 @@ def _features(x, fs):
 # %% ../nbs/03a_checks.ipynb #a0907b37
 THRESHOLDS = dict(rr_mad=0.08, p_wave=0.5, p_snr=5.0, st_mv=0.1, hr_lo=50.0, hr_tachy=100.0, ectopic_per_10s=1.0, min_beats=4)
 
+# %% ../nbs/03a_checks.ipynb #99accd2a
 def _fmt(v, d=2): return 'nan' if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{d}f}"
 
 def _regular(f, t):
@@ -99,10 +101,22 @@ def _no_p(f, t):
     snr = f.get('p_snr', math.inf)                                     # features without it: the fraction decides
     return few or not snr >= t['p_snr'], f"{why}, P-wave SNR {_fmt(snr, 1)} {'>=' if snr >= t['p_snr'] else '<'} {t['p_snr']:g}"
 
+# %% ../nbs/03a_checks.ipynb #663c59cb
+def _st_up(f, t):
+    "ST elevation: the twelve-lead verdict when there is one (`st_elevation_12`), else one lead's level at J + 60 ms."
+    return bool(f['st_elevated']) if 'st_elevated' in f else f['st_mv'] >= t['st_mv']
+
+def _all(parts):
+    "Combine (ok, reason) parts: the reasons that failed, or all reasons when everything passed."
+    ok = all(p for p, _ in parts)
+    return ok, '; '.join(r for p, r in parts if ok or not p)
+
+# %% ../nbs/03a_checks.ipynb #611f3c40
 def check_regular(f:dict, t:dict=THRESHOLDS)->tuple:
     "Regular rhythm: small beat-to-beat RR changes."
     return _regular(f, t)
 
+# %% ../nbs/03a_checks.ipynb #6eab6b97
 def check_normal(f, t=THRESHOLDS):
     "Normal sinus rhythm: regular, 50-100 bpm, P waves, no ST elevation, less than one ectopic beat per 10 s, no pause."
     parts = [_regular(f, t), (t['hr_lo'] <= f['hr'] <= t['hr_tachy'], f"HR {_fmt(f['hr'], 0)} bpm"), _p(f, t),
@@ -110,34 +124,30 @@ def check_normal(f, t=THRESHOLDS):
              (f['ectopic_per_10s'] < t['ectopic_per_10s'] and f['pauses'] == 0, f"{f['ectopic']} ectopic, {f['pauses']} pauses")]
     return _all(parts)
 
+# %% ../nbs/03a_checks.ipynb #64859a00
 def check_tachycardia(f, t=THRESHOLDS):
     "Sinus tachycardia: above 100 bpm, regular, with P waves."
     return _all([(f['hr'] > t['hr_tachy'], f"HR {_fmt(f['hr'], 0)} bpm"), _regular(f, t), _p(f, t)])
 
-def _st_up(f, t):
-    "ST elevation: the twelve-lead verdict when there is one (`st_elevation_12`), else one lead's level at J + 60 ms."
-    return bool(f['st_elevated']) if 'st_elevated' in f else f['st_mv'] >= t['st_mv']
-
+# %% ../nbs/03a_checks.ipynb #d8532f5a
 def check_st_elevation(f, t=THRESHOLDS):
     "ST elevation: on twelve leads the J-point criteria over contiguous leads; on one lead, ST at J + 60 ms at least 0.1 mV."
     if 'st_elevated' in f: return bool(f['st_elevated']), f['st_rule']
     return _all([(_st_up(f, t), f"ST {_fmt(f['st_mv'])} mV")])
 
+# %% ../nbs/03a_checks.ipynb #6d85a4a2
 def check_afib(f, t=THRESHOLDS):
     "AF-like: irregular RR and no distinct P waves."
     ok, why = _regular(f, t)
     return _all([(not ok, why), _no_p(f, t)])
 
+# %% ../nbs/03a_checks.ipynb #914bf2f7
 def check_arrhythmia(f, t=THRESHOLDS):
     "Ectopy on an organised rhythm: at least one ectopic beat or pause per 10 s, P waves in most beats."
     rate = f['ectopic_per_10s'] + 10*f['pauses']/max(f.get('duration', 10.0), 1e-9)
     return _all([(rate >= t['ectopic_per_10s'], f"{f['ectopic']} ectopic, {f['pauses']} pauses"), _p(f, t)])
 
-def _all(parts):
-    "Combine (ok, reason) parts: the reasons that failed, or all reasons when everything passed."
-    ok = all(p for p, _ in parts)
-    return ok, '; '.join(r for p, r in parts if ok or not p)
-
+# %% ../nbs/03a_checks.ipynb #b31a8c8e
 CHECKS = dict(normal=check_normal, st_elevation=check_st_elevation, arrhythmia=check_arrhythmia, afib=check_afib,
               tachycardia=check_tachycardia, regular=check_regular)
 
@@ -145,6 +155,7 @@ CHECKS = dict(normal=check_normal, st_elevation=check_st_elevation, arrhythmia=c
 ST_PAIRS = (('I', 'aVL'), ('I', 'V5'), ('I', 'V6'), ('II', 'III'), ('II', 'aVF'), ('III', 'aVF'),
             ('V1', 'V2'), ('V2', 'V3'), ('V3', 'V4'), ('V4', 'V5'), ('V5', 'V6'))
 
+# %% ../nbs/03a_checks.ipynb #b289f7ea
 def j_threshold(lead:str,             # lead name
                 age:float|None=None,   # years, when known
                 sex:str|None=None      # 'male' or 'female', when known
@@ -222,6 +233,7 @@ def check_matrix(n:int=10,            # records per class
         out[lab] = {c: v/n for c, v in passes.items()}
     return out
 
+# %% ../nbs/03a_checks.ipynb #f7da6e47
 EXPECTED = {lab: {c: float(c == lab or (c == 'regular' and lab in ('normal', 'st_elevation', 'tachycardia'))) for c in CHECKS}
             for lab in STARTER_LABELS}
 
@@ -232,6 +244,7 @@ def _summary_params(p:dict)->dict:
     r = lambda v: round(v, 4) if isinstance(v, float) else v
     return {k: ({kk: r(vv) for kk, vv in v.items()} if isinstance(v, dict) else r(v)) for k, v in p.items() if k not in skip}
 
+# %% ../nbs/03a_checks.ipynb #6d9410ba
 def write_fixtures(out:Path|str='data/fixtures', n_per_class:int=4, duration:float=10.0, fs:float=250.0, seed:int=0,
                    leads:int=1, noise:str='medium')->dict:
     "Write synthetic fixtures with labels.json and manifest.json into `out`; returns the manifest."
@@ -259,6 +272,7 @@ def write_fixtures(out:Path|str='data/fixtures', n_per_class:int=4, duration:flo
         with atomic_write(tmp/'manifest.json', 'w') as f: json.dump(manifest, f, indent=1)
     return manifest
 
+# %% ../nbs/03a_checks.ipynb #f2a76d53
 def fixtures_cli(out:str='data/fixtures',  # folder to write (new, empty, or earlier fixtures)
                  n_per_class:int=4,         # records per class
                  duration:float=10.0,       # seconds per record
@@ -321,6 +335,7 @@ def check_folder(folder:Path|str, thresholds:dict=THRESHOLDS)->list[dict]:
                 row.update(file=nm, reason=note + row['reason']); rows.append(row)
     return sorted(rows, key=lambda r: r['file'])
 
+# %% ../nbs/03a_checks.ipynb #dc04bb04
 def format_checks(rows:list[dict])->str:
     "A plain-text table of check rows and a summary line."
     cols = [('file', 'file', 24, 's'), ('label', 'label', 13, 's'), ('status', 'result', 6, 's'), ('hr', 'HR', 5, '.0f'),
@@ -342,6 +357,7 @@ def format_checks(rows:list[dict])->str:
     lines.append(f"{len(rows)} checks: {n['PASS']} passed, {n['FAIL']} failed, {n['SKIP']} skipped")
     return '\n'.join(lines)
 
+# %% ../nbs/03a_checks.ipynb #6f80f07e
 def check_waveforms_cli(folder:Param('folder of records with labels.json', str, opt=False)='data/fixtures',
                         report:str=None  # also write the rows as JSON to this file
                        )->int:
