@@ -46,6 +46,7 @@ def _unit(v): v = np.asarray(v, float); return v/np.linalg.norm(v)
 
 def _frontal(deg, z=0.0): return _unit([math.cos(math.radians(deg)), math.sin(math.radians(deg)), z])
 
+# %% ../nbs/03_synth.ipynb #3a1f80fd
 @dataclass
 class Patient:
     "Morphology of one synthetic patient (amplitudes in mV, times in s, directions as 3-D unit vectors)."
@@ -63,6 +64,7 @@ class Patient:
         return {k: (np.round(v, 4).tolist() if isinstance(v, np.ndarray) else (round(v, 5) if isinstance(v, float) else v))
                 for k, v in self.__dict__.items()}
 
+# %% ../nbs/03_synth.ipynb #a9456b22
 def make_patient(seed:int)->Patient:
     "Draw a patient's morphology from `seed` (same seed, same patient)."
     r = np.random.default_rng([seed, 7919])
@@ -99,15 +101,18 @@ def sinus_beats(duration:float,   # seconds of signal
     k = np.arange(np.ceil(phase[0]), np.floor(phase[-1]) + 1)
     return np.interp(k, phase, t)
 
+# %% ../nbs/03_synth.ipynb #f7d53ca0
 def rr_irregularity(t:np.ndarray)->float:  # beat times (s); NaN with fewer than 4 beats
     "Median absolute change of successive RR intervals over the median RR (the AF check's RR irregularity)."
     rr = np.diff(t); d = np.diff(rr)
     return float(np.median(np.abs(d))/np.median(rr)) if len(d) >= 2 else math.nan
 
+# %% ../nbs/03_synth.ipynb #c1311b01
 def _irregular(t, lo):
     "RR irregularity of beat times `t` at least `lo`, also without the first or last beat (too few beats: True)."
     return all(not rr_irregularity(s) < lo for s in (t, t[1:], t[:-1], t[1:-1]))
 
+# %% ../nbs/03_synth.ipynb #6de9f5e3
 def af_beats(duration:float, fs:float, hr:float, rng:np.random.Generator,
              cv:float=0.2,        # coefficient of variation of RR
              rr_min:float=0.3,    # refractory minimum RR (s)
@@ -194,6 +199,7 @@ def _beat_events(tb, types, pt:Patient, fs, f_resp, resp_phase, p_waves=True):
 ST_TERRITORIES = {'inferior': (0.1, 1.0, 0.0), 'anterior': (0.2, -0.2, 1.0), 'lateral': (1.0, -0.3, 0.2)}
 ST_SHAPES = ('concave', 'convex', 'tombstone')
 
+# %% ../nbs/03_synth.ipynb #322f5b86
 def _st_events(fid, types, st_mv, shape, territory, lead_vecs, fs, n):
     "(leads, n) ST deviation for beats with fiducials `fid`."
     u = _unit(ST_TERRITORIES[territory])
@@ -243,6 +249,7 @@ def f_waves(n:int, fs:float, rng:np.random.Generator,
     am = 1 + 0.4*np.sin(2*np.pi*rng.uniform(0.08, 0.3)*t + rng.uniform(0, 2*np.pi))
     return amp*am*(np.sin(ph) + 0.35*np.sin(2*ph + 0.4) + 0.15*np.sin(3*ph + 0.9))
 
+# %% ../nbs/03_synth.ipynb #278f2030
 AF_DIR = _unit([-0.2, 0.8, 0.6])
 
 # %% ../nbs/03_synth.ipynb #041c6fbf
@@ -256,12 +263,14 @@ def baseline_wander(n:int, fs:float, rng:np.random.Generator, amp:float=0.1, lea
     walk = walk/np.maximum(np.abs(walk).max(1, keepdims=True), 1e-9)
     return amp*(0.6*np.sin(2*np.pi*f*t + ph) + 0.4*walk)
 
+# %% ../nbs/03_synth.ipynb #e8ac3ec1
 def powerline(n:int, fs:float, rng:np.random.Generator, amp:float=0.02, f0:float=50.0, leads:int=1)->np.ndarray:
     "Power-line interference at `f0` Hz (aliased if above Nyquist) with a weak third harmonic; amplitude `amp` mV."
     t = np.arange(n)/fs
     ph = rng.uniform(0, 2*np.pi, (leads, 1))
     return amp*(np.sin(2*np.pi*f0*t + ph) + 0.1*np.sin(2*np.pi*3*f0*t + 3*ph))
 
+# %% ../nbs/03_synth.ipynb #eb61c5be
 def emg_noise(n:int, fs:float, rng:np.random.Generator, rms:float=0.02, leads:int=1)->np.ndarray:
     "Muscle artefact: band-limited (20 Hz up) Gaussian noise in bursts, scaled to `rms` mV."
     x = rng.normal(0, 1, (leads, n))
@@ -271,6 +280,7 @@ def emg_noise(n:int, fs:float, rng:np.random.Generator, rms:float=0.02, leads:in
     x = x*env
     return rms*x/np.maximum(np.sqrt((x**2).mean(1, keepdims=True)), 1e-12)
 
+# %% ../nbs/03_synth.ipynb #16b605b3
 def electrode_motion(n:int, fs:float, rng:np.random.Generator, amp:float=0.3, leads:int=1, rate:float=0.1)->np.ndarray:
     "Electrode motion: about `rate` events per second, each a step of up to `amp` mV that recovers over ~0.3-1 s."
     k = max(1, rng.poisson(rate*n/fs))
@@ -283,6 +293,7 @@ def electrode_motion(n:int, fs:float, rng:np.random.Generator, amp:float=0.3, le
         out += a[:, i:i+1]*np.where(d >= 0, np.exp(-np.maximum(d, 0)/tau[i])*(1 - np.exp(-np.maximum(d, 0)/(0.02*fs))), 0)
     return out
 
+# %% ../nbs/03_synth.ipynb #c963a7e5
 def noise_for_snr(x:np.ndarray, snr_db:float, rng:np.random.Generator)->np.ndarray:
     "White Gaussian noise such that 10·log10(power(x)/power(noise)) = `snr_db` per lead (power about the mean)."
     p = np.var(x, axis=-1, keepdims=True)
@@ -306,6 +317,7 @@ def _noise_levels(noise, rng)->dict:
     lv['pl_hz'] = float(rng.choice([50.0, 60.0]))
     return lv
 
+# %% ../nbs/03_synth.ipynb #80515368
 def make_noise(levels:dict, n:int, fs:float, rng:np.random.Generator, leads:int=1, x=None)->np.ndarray:
     "Sum the noise components named in `levels` (see `NOISE_PRESETS`) into a (leads, n) array."
     out = np.zeros((leads, n))
@@ -329,6 +341,7 @@ def _ectopic_positions(tb, pattern, rng, max_gap_s=3.2):
         i = nxt
     return np.array(pos, int)
 
+# %% ../nbs/03_synth.ipynb #d2ee9d5d
 def _rhythm(label, duration, fs, rng, pt:Patient, cp:dict):
     "Beat times (s), beat types ('N', 'V', 'A') and rhythm parameters of one record."
     hr = float(rng.uniform(*cp['hr']))
@@ -471,6 +484,7 @@ def ecg_paper_plot(ax,                    # matplotlib axis to draw on
 # %% ../nbs/03_synth.ipynb #e12a3402
 LAYOUT_3X4 = (('I', 'aVR', 'V1', 'V4'), ('II', 'aVL', 'V2', 'V5'), ('III', 'aVF', 'V3', 'V6'))
 
+# %% ../nbs/03_synth.ipynb #7c42302a
 def ecg_paper_12(ax,                  # matplotlib axis to draw on
                  x:np.ndarray,         # (leads, n) in mV
                  fs:float,             # sampling rate (Hz)
@@ -503,6 +517,7 @@ def _jsonable(o):
     if isinstance(o, (np.floating,)): return float(o)
     raise TypeError(type(o))
 
+# %% ../nbs/03_synth.ipynb #d0acf576
 def save_synth(rec:SynthECG, path:Path|str, patient_id:str|None=None)->Path:
     "Write `rec` as `<path>.npy` plus `<path>.meta.json` (fs, leads, units, ground truth); returns the .npy path."
     path = Path(path).with_suffix('.npy')
