@@ -36,6 +36,7 @@ def _auprc(y:np.ndarray, s:np.ndarray)->float|None:
     if y.min() == y.max(): return None
     return float(average_precision_score(y, s))
 
+# %% ../nbs/08_evaluate.ipynb #37c1c2d2
 def _prf(y:np.ndarray, d:np.ndarray)->tuple:
     "Per-label precision, recall, F1 (0 where undefined) and support."
     tp = (y*d).sum(0).astype(float); fp = ((1-y)*d).sum(0); fn = (y*(1-d)).sum(0)
@@ -176,6 +177,7 @@ def confusion_figure(cm:list, labels:Sequence[str], title:str=''):
     ax.set_xlabel('predicted'); ax.set_ylabel('true'); ax.set_title(title); fig.tight_layout()
     return fig
 
+# %% ../nbs/08_evaluate.ipynb #8158dbd1
 def curves_figure(y:np.ndarray, p:np.ndarray, labels:Sequence[str], title:str=''):
     "ROC and precision-recall curves per label (labels with both classes present)."
     import matplotlib; matplotlib.use('Agg', force=False); import matplotlib.pyplot as plt
@@ -230,6 +232,7 @@ def _summary(res:dict)->str:
                      f"macro-AUROC {f(r['macro']['auroc'])}{ci(r['ci']['macro_auroc'])} micro-F1 {f(r['micro']['f1'])}")
     return '\n'.join(lines)
 
+# %% ../nbs/08_evaluate.ipynb #29c5af00
 def evaluate_cli(checkpoint:str,               # checkpoint written by `ecgnb train`
                  data:str,                     # processed folder to evaluate on
                  split:Param('which windows: a split of the folder, or all of them (an external test set)', str,
