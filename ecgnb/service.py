@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import Literal
 import numpy as np, orjson
-from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
@@ -21,9 +21,10 @@ from .measures import heart_rate, recording_measures, signal_quality, detect_rpe
 from .export import INPUT, ort_session, read_metadata
 
 # %% auto #0
-__all__ = ['FS_RANGE', 'UNITS', 'MAX_ABS_MV', 'MAX_BATCH', 'DOCS_ASSETS', 'FILE_EXTS', 'log', 'INLINE_SECONDS', 'PAPER_JS',
-           'PAGE', 'app', 'Engine', 'Invalid', 'as_array', 'Settings', 'InferRequest', 'WindowResult', 'InferResponse',
-           'BatchRequest', 'BatchResponse', 'Problem', 'preview_signal', 'create_app', 'serve_cli']
+__all__ = ['FS_RANGE', 'UNITS', 'MAX_ABS_MV', 'MAX_BATCH', 'DOCS_ASSETS', 'FILE_EXTS', 'log', 'INLINE_SECONDS', 'PAGE', 'router',
+           'app', 'Engine', 'Invalid', 'as_array', 'Settings', 'InferRequest', 'WindowResult', 'InferResponse',
+           'BatchRequest', 'BatchResponse', 'Problem', 'preview_signal', 'page', 'health', 'model', 'infer',
+           'infer_batch', 'infer_file', 'create_app', 'serve_cli']
 
 # %% ../nbs/10_service.ipynb #d62da87a
 def _model_leads(meta:dict, path:Path)->list[str]:
@@ -510,243 +511,41 @@ async def _infer_body(eng:Engine, body:bytes)->Response:
     except Exception as e: return _fail('/infer', e)
     return await _run('/infer', eng.infer, x, fs, thread=x.shape[-1] > INLINE_SECONDS*fs)
 
-# %% ../nbs/10_service.ipynb #dd4a4afc
-PAPER_JS = r"""
-// ECG paper (25 mm/s, 10 mm/mV, 1-mm and 5-mm squares) for several leads; 12 standard leads in the clinical 3x4 layout
-const MM = 4, ROW = 30;   // canvas pixels per mm; mm per row of traces
-const STD = ['I', 'II', 'III', 'AVR', 'AVL', 'AVF', 'V1', 'V2', 'V3', 'V4', 'V5', 'V6'];
-const ALIAS = {D1: 'I', DI: 'I', D2: 'II', DII: 'II', D3: 'III', DIII: 'III'};
-function leadKey(s){ const k = String(s).trim().replace(/^(lead|ecg|ekg)[\s_:-]*/i, '').replace(/ /g, '').toUpperCase(); return ALIAS[k] || k; }
-function panels(names){
-  const k = names.map(leadKey);
-  if (!STD.every(s => k.includes(s))) return {layout: 'rows', list: names.map((n, i) => ({lead: i, row: i, t0: 0, t1: 10}))};
-  const list = [];
-  for (let col = 0; col < 4; col++) for (let row = 0; row < 3; row++)   // I II III | aVR aVL aVF | V1-V3 | V4-V6
-    list.push({lead: k.indexOf(STD[3*col + row]), row: row, t0: 2.5*col, t1: 2.5*(col + 1)});
-  list.push({lead: k.indexOf('II'), row: 3, t0: 0, t1: 10});   // the rhythm strip
-  return {layout: '3x4', list: list};
-}
-function grid(g, W, H){
-  for (const [step, colour] of [[1, '#f6d5d5'], [5, '#e8a0a0']]) {
-    g.strokeStyle = colour; g.lineWidth = 1; g.beginPath();
-    for (let x = 0; x <= W; x += step*MM) { g.moveTo(x + .5, 0); g.lineTo(x + .5, H); }
-    for (let y = 0; y <= H; y += step*MM) { g.moveTo(0, y + .5); g.lineTo(W, y + .5); }
-    g.stroke(); }
-}
-function trace(g, v, fs, p){
-  const a = Math.max(0, Math.floor(p.t0*fs)), b = Math.min(v.length, Math.ceil(p.t1*fs));
-  if (b - a < 2) return;
-  const s = Array.from(v.slice(a, b)).sort((x, y) => x - y), base = s[s.length >> 1];   // the segment's median on the row's line
-  const x0 = p.t0*25*MM, y0 = (p.row + .5)*ROW*MM;
-  g.beginPath();
-  for (let i = a; i < b; i++) { const x = x0 + (i/fs - p.t0)*25*MM, y = y0 - (v[i] - base)*10*MM; if (i > a) g.lineTo(x, y); else g.moveTo(x, y); }
-  g.stroke();
-}
-function plotLeads(rows, names, fs){   // rows in mV, one per name
-  const c = $('plot'), g = c.getContext('2d'), ps = panels(names), nrow = Math.max(...ps.list.map(p => p.row)) + 1;
-  c.width = 250*MM; c.height = (nrow*ROW + 6)*MM; c.style.height = 'auto';
-  grid(g, c.width, c.height);
-  g.strokeStyle = '#000'; g.lineWidth = 1.3; g.lineJoin = 'round';
-  for (const p of ps.list) trace(g, rows[p.lead], fs, p);
-  g.fillStyle = '#555'; g.font = 'bold 13px sans-serif';
-  for (const p of ps.list) { const x0 = p.t0*25*MM, y = p.row*ROW*MM;
-    g.fillText(names[p.lead], x0 + 6, y + 16);
-    if (p.t0 > 0) g.fillRect(x0 - 1, y + (ROW/2 - 4)*MM, 2, 8*MM); }   // where one column ends and the next begins
-  g.font = '12px sans-serif'; g.fillText('25 mm/s, 10 mm/mV', 6, c.height - 8);
-  c.dataset.layout = ps.layout; c.dataset.panels = ps.list.map(p => names[p.lead]).join(',');
-}
-"""
+# %% ../nbs/10_service.ipynb #1f774caa
+from importlib.resources import files
+PAGE = (files('ecgnb')/'templates'/'page.html').read_text(encoding='utf-8')   # GET /: the page and its script
 
-# %% ../nbs/10_service.ipynb #cd94da09
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ecgnb: ECG classifier</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{font:15px/1.4 system-ui,sans-serif;margin:1.5em auto;max-width:1050px;padding:0 1em;color:#222}
-h1{font-size:1.4em;margin:.2em 0} .muted{color:#666;font-size:.9em}
-fieldset{border:1px solid #ccc;border-radius:6px;margin:.8em 0;padding:.6em 1em}
-textarea{width:100%;height:5em;font:12px monospace} input,select,button{font:inherit;margin:.2em .4em .2em 0}
-button{padding:.35em 1.2em;background:#1f6feb;color:#fff;border:0;border-radius:4px;cursor:pointer}
-canvas{width:100%;height:260px;border:1px solid #ddd;border-radius:4px;background:#fff}
-#result{font-size:1.25em;font-weight:600;margin:.6em 0} #result.inconclusive{color:#b35900} #result.error{color:#b00020}
-table{border-collapse:collapse} caption{caption-side:bottom;text-align:left;white-space:nowrap;padding-top:.3em} td{padding:.1em .8em .1em 0} .bar{background:#1f6feb;height:.8em;display:inline-block}
-</style></head><body>
-<h1>ECG classifier</h1><div id="model" class="muted">loading model information...</div>
-<fieldset><legend>Recording</legend>
-<div>File (CSV, NumPy, EDF, or a zip of WFDB files): <input type="file" id="file" accept=".csv,.tsv,.txt,.npy,.edf,.bdf,.zip"></div>
-<div><span id="pastehow">or paste values of one lead (comma, space or newline separated):</span><textarea id="values" placeholder="0.01, 0.02, 0.05, ..."></textarea></div>
-<div id="leadrow" hidden>Lead names <input id="leads" style="width:32em"> <span class="muted">several leads: one line of values per lead, in this order</span></div>
-<div>Sampling rate <input id="fs" type="number" min="100" max="1000" step="any" value="250" style="width:6em"> Hz
- &nbsp; units <select id="units"><option>mV</option><option>uV</option><option>V</option></select>
- &nbsp; API key <input id="key" type="password" placeholder="if the service needs one" style="width:14em">
- <button id="go">Predict</button></div></fieldset>
-<canvas id="plot" width="1000" height="260"></canvas>
-<div id="result" aria-live="polite"></div><table id="probs"></table>
-<script>
-const $ = id => document.getElementById(id);
-// {paper}
-function headers(json){ const h = {}; if (json) h['Content-Type'] = 'application/json';
-  const k = $('key').value.trim(); if (k) h['X-API-Key'] = k; return h; }
-function plot(v, fs){
-  const c = $('plot'); c.width = 1000; c.height = 260; c.style.height = ''; c.dataset.layout = '1'; c.dataset.panels = '';
-  const g = c.getContext('2d'), W = c.width, H = c.height; g.clearRect(0, 0, W, H);
-  if (!v || !v.length) return;
-  const step = Math.max(1, Math.ceil(v.length / W)); let lo = Infinity, hi = -Infinity;
-  for (const y of v) { if (y < lo) lo = y; if (y > hi) hi = y; }
-  if (hi - lo < 1e-9) { hi += 1; lo -= 1; }
-  const secs = v.length / fs; g.strokeStyle = '#f3c4c4'; g.lineWidth = 1; g.fillStyle = '#999'; g.font = '11px sans-serif';
-  const tick = secs > 60 ? 10 : secs > 15 ? 2 : 1;
-  for (let t = 0; t <= secs; t += tick) { const x = t / secs * W; g.beginPath(); g.moveTo(x, 0); g.lineTo(x, H); g.stroke(); g.fillText(t + ' s', x + 2, H - 3); }
-  g.strokeStyle = '#c00'; g.lineWidth = 1.2; g.beginPath();
-  for (let i = 0; i < v.length; i += step) { const x = i / v.length * W, y = H - 14 - (v[i] - lo) / (hi - lo) * (H - 24);
-    if (i) g.lineTo(x, y); else g.moveTo(x, y); }
-  g.stroke();
-}
-function show(r){
-  const res = $('result'), t = $('probs'); t.textContent = '';
-  const hr = r.heart_rate_bpm == null ? 'n/a' : r.heart_rate_bpm.toFixed(0) + ' bpm';
-  const q = r.quality == null ? 'n/a' : r.quality.toFixed(2);
-  if (r.status === 'ok') { res.className = ''; res.textContent = 'Prediction: ' + r.prediction.join(', ') + ' \\u00b7 heart rate ' + hr + ' \\u00b7 quality ' + q; }
-  else { res.className = 'inconclusive'; res.textContent = 'Inconclusive: ' + r.reason + ' \\u00b7 heart rate ' + hr + ' \\u00b7 quality ' + q; }
-  for (const [label, p] of Object.entries(r.probabilities)) {
-    const tr = t.insertRow(); tr.insertCell().textContent = label; tr.insertCell().textContent = p == null ? 'n/a' : p.toFixed(3);
-    const bar = document.createElement('span'); bar.className = 'bar'; bar.style.width = Math.round(200 * (p || 0)) + 'px'; tr.insertCell().appendChild(bar); }
-  const n = document.createElement('caption'); n.className = 'muted';
-  n.textContent = r.n_windows + ' window(s), ' + r.windows_used + ' used, ' + (r.duration_s || 0) + ' s at ' + r.fs + ' Hz'; t.appendChild(n);
-}
-async function answer(resp){
-  let body; try { body = await resp.json(); } catch (e) { body = {detail: resp.statusText}; }
-  if (resp.ok) return show(body);
-  const d = Array.isArray(body.detail) ? body.detail.map(e => e.msg).join('; ') : body.detail;
-  $('result').className = 'error'; $('result').textContent = 'Error ' + resp.status + ': ' + d; $('probs').textContent = '';
-}
-function numbers(s){ return s.split(/[\\s,;]+/).filter(t => t.length).map(Number); }
-function fail(msg){ $('result').className = 'error'; $('result').textContent = 'Error: ' + msg; }
-async function fromValues(){
-  const names = $('leads').value.split(/[,;]/).map(s => s.trim()).filter(s => s.length), fs = Number($('fs').value), units = $('units').value;
-  const rows = names.length > 1 ? $('values').value.split(/[\\n|]+/).map(numbers).filter(r => r.length) : [numbers($('values').value)];
-  if (!rows.length || !rows[0].length || rows.some(r => r.some(x => !Number.isFinite(x)))) return fail('the values must be numbers');
-  if (names.length > 1 && rows.length !== names.length) return fail(names.length + ' lead names but ' + rows.length + ' lines of values');
-  const mv = {mV: 1, uV: 1e-3, V: 1e3}[units];
-  if (names.length > 1) plotLeads(rows.map(r => r.map(x => x*mv)), names, fs); else plot(rows[0], fs);
-  $('result').className = ''; $('result').textContent = 'classifying...';
-  const body = {signal: names.length > 1 ? rows : rows[0], fs: fs, units: units};
-  if (names.length) body.leads = names;
-  await answer(await fetch('infer', {method: 'POST', headers: headers(true), body: JSON.stringify(body)}));
-}
-async function fromFile(){
-  const f = $('file').files[0], fd = new FormData(); fd.append('file', f); fd.append('preview', 'true');
-  if ($('fs').value) fd.append('fs', $('fs').value);
-  $('result').className = ''; $('result').textContent = 'reading ' + f.name + '...';
-  const resp = await fetch('infer/file', {method: 'POST', headers: headers(false), body: fd});
-  if (resp.ok) { const r = await resp.clone().json(), p = r.preview;
-    if (p && p.leads) plotLeads(p.leads.signals, p.leads.names, p.leads.fs); else if (p) plot(p.values, p.fs); }
-  await answer(resp);
-}
-$('go').onclick = () => ($('file').files.length ? fromFile() : fromValues()).catch(e => { $('result').className = 'error'; $('result').textContent = 'Error: ' + e; });
-fetch('model', {headers: headers(false)}).then(r => r.ok ? r.json() : null).then(m => { $('model').textContent = m ?
-  'model ' + m.model_version + ': labels ' + m.labels.join(', ') + '; ' + m.n_leads + ' lead(s)' + (m.n_leads > 1 ? ' (' + m.leads.join(', ') + ')' : '') +
-  ', ' + m.window_sec + '-s windows at ' + m.fs + ' Hz' : 'model information needs the API key';
-  if (m && m.n_leads > 1) { $('leadrow').hidden = false; $('leads').placeholder = m.leads.join(', ');
-    $('pastehow').textContent = 'or paste values, one line per lead (comma or space separated), and name the leads below:'; } }).catch(() => {});
-const h = new URLSearchParams(location.hash.slice(1));
-if (h.get('fs')) $('fs').value = h.get('fs');
-if (h.get('units')) $('units').value = h.get('units');
-if (h.get('leads')) $('leads').value = h.get('leads');
-if (h.get('signal')) { $('values').value = h.get('signal').split('|').join('\\n'); $('go').onclick(); }
-</script></body></html>""".replace('// {paper}', PAPER_JS)
+# %% ../nbs/10_service.ipynb #76e3e68a
+router = APIRouter()
 
-# %% ../nbs/10_service.ipynb #1e1850aa
-def create_app(settings:Settings|None=None)->FastAPI:  # default: `Settings.from_env()`
-    "The FastAPI application serving the model named in `settings`."
-    settings = settings or Settings.from_env()
+# %% ../nbs/10_service.ipynb #6ac742a2
+@router.get('/', response_class=HTMLResponse, include_in_schema=False)
+async def page(): return HTMLResponse(PAGE)
 
-    @asynccontextmanager
-    async def lifespan(app):
-        app.state.engine = (Engine(settings.model, settings.threads, settings.quality_min, settings.max_seconds, settings.max_file_seconds,
-                                   settings.compiled)
-                            if settings.model else None)
-        if app.state.engine: log.info("serving %s", app.state.engine)
-        else: log.warning("no model: set ECGNB_MODEL; /health answers 503")
-        gc.collect(); gc.freeze()  # start-up objects (~180k) leave the collector: a full collection of them takes ~0.1 s
-        yield
+# %% ../nbs/10_service.ipynb #8c56dbf9
+@router.get('/health', responses={200: {'description': 'the model is loaded'}, 503: _ERRORS[503]}, tags=['service'])
+async def health(request:Request):
+    "Liveness and readiness: 200 with the model version once the model is loaded."
+    eng = _engine(request)
+    return _ok({'status': 'ok', 'model_version': eng.version})
 
-    app = FastAPIOffline(title='ecgnb inference service', version=ecgnb.__version__, lifespan=lifespan, static_url=DOCS_ASSETS,
-                  description='ECG classification with the preprocessing contract embedded in the ONNX model. '
-                              'Send a recording to /infer (JSON), /infer/file (upload) or windows to /infer/batch.')
-    app.state.engine, app.state.settings = None, settings
-    app.add_middleware(_Guard, settings=settings)
-    if settings.cors:
-        from fastapi.middleware.cors import CORSMiddleware
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors), allow_methods=['GET', 'POST'],
-                           allow_headers=['content-type', 'x-api-key', 'authorization'])
+# %% ../nbs/10_service.ipynb #c33c58dc
+@router.get('/model', responses={200: {'description': 'the signal contract and service limits'}} | _ERRORS, tags=['service'])
+async def model(request:Request):
+    "The model's metadata (labels, rate, window, leads, preprocessing, version, training-data hash) and the service's limits."
+    eng, settings = _engine(request), request.app.state.settings
+    return _ok(eng.meta | dict(leads=eng.leads, window_sec=eng.pre.window_sec if eng.pre else None, quality_min=eng.quality_min, max_seconds=eng.max_seconds,
+                               fs_range=list(FS_RANGE), units=list(UNITS), max_body_bytes=settings.max_body, max_batch=MAX_BATCH))
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request, exc):
-        errs = [{'loc': list(e.get('loc', ())), 'msg': e.get('msg', ''), 'type': e.get('type', '')} for e in exc.errors()]
-        return Response(orjson.dumps({'detail': errs}), 422, media_type=_JSON)
+# %% ../nbs/10_service.ipynb #a79d715d
+@router.post('/infer', responses={200: {'model': InferResponse}} | _ERRORS, openapi_extra=_body_doc(InferRequest), tags=['inference'])
+async def infer(request:Request):
+    "Classify one recording: per-window and aggregated probabilities, heart rate, signal quality."
+    eng = _engine(request)
+    body = await request.body()
+    return await _infer_body(eng, body)
 
-    @app.get('/', response_class=HTMLResponse, include_in_schema=False)
-    async def page(): return HTMLResponse(PAGE)
-
-    @app.get('/health', responses={200: {'description': 'the model is loaded'}, 503: _ERRORS[503]}, tags=['service'])
-    async def health(request:Request):
-        "Liveness and readiness: 200 with the model version once the model is loaded."
-        eng = _engine(request)
-        return _ok({'status': 'ok', 'model_version': eng.version})
-
-    @app.get('/model', responses={200: {'description': 'the signal contract and service limits'}} | _ERRORS, tags=['service'])
-    async def model(request:Request):
-        "The model's metadata (labels, rate, window, leads, preprocessing, version, training-data hash) and the service's limits."
-        eng = _engine(request)
-        return _ok(eng.meta | dict(leads=eng.leads, window_sec=eng.pre.window_sec if eng.pre else None, quality_min=eng.quality_min, max_seconds=eng.max_seconds,
-                                   fs_range=list(FS_RANGE), units=list(UNITS), max_body_bytes=settings.max_body, max_batch=MAX_BATCH))
-
-    @app.post('/infer', responses={200: {'model': InferResponse}} | _ERRORS, openapi_extra=_body_doc(InferRequest), tags=['inference'])
-    async def infer(request:Request):
-        "Classify one recording: per-window and aggregated probabilities, heart rate, signal quality."
-        eng = _engine(request)
-        body = await request.body()
-        return await _infer_body(eng, body)
-
-    @app.post('/infer/batch', responses={200: {'model': BatchResponse}} | _ERRORS, tags=['inference'],
-              openapi_extra=_body_doc(BatchRequest, {'application/octet-stream': {'schema': {'type': 'string', 'format': 'binary'}}}))
-    async def infer_batch(request:Request,
-                          fs:float|None=Query(None, ge=FS_RANGE[0], le=FS_RANGE[1], description='rate of a .npy body (Hz)'),
-                          units:Literal['mV', 'uV', 'µV', 'V']=Query('mV', description='units of a .npy body'),
-                          preprocessed:bool=Query(False, description='a .npy body is model input already')):
-        "Classify many windows: a JSON body (`BatchRequest`) or a NumPy .npy body (N, samples) / (N, leads, samples)."
-        eng = _engine(request)
-        body, ctype = await request.body(), request.headers.get('content-type', '')
-        return await _run('/infer/batch', _batch, eng, body, ctype, fs, units, preprocessed, thread=True)
-
-    @app.post('/infer/file', responses={200: {'model': InferResponse}} | _ERRORS, tags=['inference'])
-    async def infer_file(request:Request, file:UploadFile=File(description='CSV/TSV/TXT, .npy, EDF/BDF, or a zip of WFDB files'),
-                         fs:float|None=Form(None, ge=FS_RANGE[0], le=FS_RANGE[1], description='rate for .npy/CSV files without one'),
-                         lead:str|None=Form(None, max_length=64, description='one-lead models: lead name or index (default: the first ECG lead)'),
-                         record:str|None=Form(None, max_length=256, description='record name when the zip holds several'),
-                         preview:bool=Form(False, description='also return the signal, thinned, for plotting (every lead of a multi-lead model)')):
-        "Classify an uploaded recording read with ecgnb.loaders."
-        eng = _engine(request)
-        data = await file.read()
-        def work():
-            x, f, leads = eng.read_upload(file.filename or '', data, fs, lead, record)
-            r = eng.infer(x, f) | {'record': Path(file.filename or '').name}
-            return r | {'preview': preview_signal(x, f, leads=eng.leads)} if preview else r
-        return await _run('/infer/file', work, thread=True)
-
-    if settings.api_key:
-        def schema():
-            if app.openapi_schema: return app.openapi_schema
-            from fastapi.openapi.utils import get_openapi
-            s = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            s.setdefault('components', {})['securitySchemes'] = {'ApiKey': {'type': 'apiKey', 'in': 'header', 'name': 'X-API-Key'}}
-            s['security'] = [{'ApiKey': []}]
-            app.openapi_schema = s
-            return s
-        app.openapi = schema
-    return app
-
+# %% ../nbs/10_service.ipynb #e97758f5
 def _batch(eng:Engine, body:bytes, ctype:str, fs, units, preprocessed)->dict:
     "Parse a /infer/batch body (JSON or .npy) and classify its windows."
     if ctype.startswith('application/json') or not ctype:
@@ -773,6 +572,81 @@ def _batch(eng:Engine, body:bytes, ctype:str, fs, units, preprocessed)->dict:
     r = eng.infer_batch(X, fs, preprocessed)
     r['probabilities'] = np.round(r['probabilities'], 5)
     return r
+
+# %% ../nbs/10_service.ipynb #108f5b6a
+@router.post('/infer/batch', responses={200: {'model': BatchResponse}} | _ERRORS, tags=['inference'],
+             openapi_extra=_body_doc(BatchRequest, {'application/octet-stream': {'schema': {'type': 'string', 'format': 'binary'}}}))
+async def infer_batch(request:Request,
+                      fs:float|None=Query(None, ge=FS_RANGE[0], le=FS_RANGE[1], description='rate of a .npy body (Hz)'),
+                      units:Literal['mV', 'uV', 'µV', 'V']=Query('mV', description='units of a .npy body'),
+                      preprocessed:bool=Query(False, description='a .npy body is model input already')):
+    "Classify many windows: a JSON body (`BatchRequest`) or a NumPy .npy body (N, samples) / (N, leads, samples)."
+    eng = _engine(request)
+    body, ctype = await request.body(), request.headers.get('content-type', '')
+    return await _run('/infer/batch', _batch, eng, body, ctype, fs, units, preprocessed, thread=True)
+
+# %% ../nbs/10_service.ipynb #fb9bc684
+@router.post('/infer/file', responses={200: {'model': InferResponse}} | _ERRORS, tags=['inference'])
+async def infer_file(request:Request, file:UploadFile=File(description='CSV/TSV/TXT, .npy, EDF/BDF, or a zip of WFDB files'),
+                     fs:float|None=Form(None, ge=FS_RANGE[0], le=FS_RANGE[1], description='rate for .npy/CSV files without one'),
+                     lead:str|None=Form(None, max_length=64, description='one-lead models: lead name or index (default: the first ECG lead)'),
+                     record:str|None=Form(None, max_length=256, description='record name when the zip holds several'),
+                     preview:bool=Form(False, description='also return the signal, thinned, for plotting (every lead of a multi-lead model)')):
+    "Classify an uploaded recording read with ecgnb.loaders."
+    eng = _engine(request)
+    data = await file.read()
+    def work():
+        x, f, leads = eng.read_upload(file.filename or '', data, fs, lead, record)
+        r = eng.infer(x, f) | {'record': Path(file.filename or '').name}
+        return r | {'preview': preview_signal(x, f, leads=eng.leads)} if preview else r
+    return await _run('/infer/file', work, thread=True)
+
+# %% ../nbs/10_service.ipynb #5cc0ae50
+@asynccontextmanager
+async def _lifespan(app:FastAPI):
+    "Load the model named in `app.state.settings` (None without one), then freeze start-up objects out of the collector."
+    s = app.state.settings
+    app.state.engine = Engine(s.model, s.threads, s.quality_min, s.max_seconds, s.max_file_seconds, s.compiled) if s.model else None
+    if app.state.engine: log.info("serving %s", app.state.engine)
+    else: log.warning("no model: set ECGNB_MODEL; /health answers 503")
+    gc.collect(); gc.freeze()  # start-up objects (~180k) leave the collector: a full collection of them takes ~0.1 s
+    yield
+
+async def _invalid(request:Request, exc:RequestValidationError)->Response:
+    "FastAPI's own validation errors (query, form) as a 422 in the service's shape."
+    errs = [{'loc': list(e.get('loc', ())), 'msg': e.get('msg', ''), 'type': e.get('type', '')} for e in exc.errors()]
+    return Response(orjson.dumps({'detail': errs}), 422, media_type=_JSON)
+
+# %% ../nbs/10_service.ipynb #d1221e08
+def _keyed_openapi(app:FastAPI):
+    "Make `app`'s OpenAPI schema declare the API key (`X-API-Key`) for every route."
+    def schema():
+        if app.openapi_schema: return app.openapi_schema
+        from fastapi.openapi.utils import get_openapi
+        s = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        s.setdefault('components', {})['securitySchemes'] = {'ApiKey': {'type': 'apiKey', 'in': 'header', 'name': 'X-API-Key'}}
+        s['security'] = [{'ApiKey': []}]
+        app.openapi_schema = s
+        return s
+    app.openapi = schema
+
+# %% ../nbs/10_service.ipynb #c07a5e56
+def create_app(settings:Settings|None=None)->FastAPI:  # default: `Settings.from_env()`
+    "The FastAPI application serving the model named in `settings`."
+    settings = settings or Settings.from_env()
+    app = FastAPIOffline(title='ecgnb inference service', version=ecgnb.__version__, lifespan=_lifespan, static_url=DOCS_ASSETS,
+                  description='ECG classification with the preprocessing contract embedded in the ONNX model. '
+                              'Send a recording to /infer (JSON), /infer/file (upload) or windows to /infer/batch.')
+    app.state.engine, app.state.settings = None, settings
+    app.add_middleware(_Guard, settings=settings)
+    if settings.cors:
+        from fastapi.middleware.cors import CORSMiddleware
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors), allow_methods=['GET', 'POST'],
+                           allow_headers=['content-type', 'x-api-key', 'authorization'])
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.include_router(router)
+    if settings.api_key: _keyed_openapi(app)
+    return app
 
 # %% ../nbs/10_service.ipynb #f5801914
 app = create_app()
