@@ -25,6 +25,7 @@ def _draw(v, rng, size):
     if isinstance(v, (tuple, list)): return rng.uniform(v[0], v[1], size)
     return np.full(size, float(v))
 
+# %% ../nbs/04_augment.ipynb #766cdb8b
 class Augment:
     "Base of the transforms: handles numpy/torch, batching, the probability `p` and the random generator."
     p: float = 1.0
@@ -42,6 +43,7 @@ class Augment:
         return out if _is_torch(x) else np.asarray(out).astype(x.dtype if x.dtype.kind == 'f' else np.float32).reshape(x.shape)
     def apply(self, x, rng, on): raise NotImplementedError
 
+# %% ../nbs/04_augment.ipynb #5c593a34
 def _lead_std(x)->np.ndarray:
     "(batch, leads, 1) standard deviation of a numpy or torch batch, as numpy."
     s = x.detach().double().std(-1, unbiased=False).cpu().numpy() if _is_torch(x) else np.asarray(x, float).std(-1)
@@ -70,6 +72,7 @@ class _Additive(Augment):
         if self.relative: z = z*_lead_std(x)
         return _add(x, z)
 
+# %% ../nbs/04_augment.ipynb #b146be39
 @dataclass
 class BaselineWander(_Additive):
     "Breathing and movement baseline wander (below 0.5 Hz) of peak amplitude `amp`."
@@ -79,6 +82,7 @@ class BaselineWander(_Additive):
     relative: bool = False
     def unit(self, m, n, rng): return baseline_wander(n, self.fs, rng, 1.0, m)
 
+# %% ../nbs/04_augment.ipynb #43931e5b
 @dataclass
 class Powerline(_Additive):
     "Mains interference at 50 or 60 Hz (drawn per item from `freqs`)."
@@ -91,6 +95,7 @@ class Powerline(_Additive):
         f = rng.choice(self.freqs)
         return powerline(n, self.fs, rng, 1.0, float(f), m)
 
+# %% ../nbs/04_augment.ipynb #b643b1c7
 @dataclass
 class EMG(_Additive):
     "Muscle artefact: bursty noise above 20 Hz with RMS `amp`."
@@ -100,6 +105,7 @@ class EMG(_Additive):
     relative: bool = False
     def unit(self, m, n, rng): return emg_noise(n, self.fs, rng, 1.0, m)
 
+# %% ../nbs/04_augment.ipynb #b3bf1e5c
 @dataclass
 class ElectrodeMotion(_Additive):
     "Electrode motion: steps with slow recovery, about `rate` per second, up to `amp`."
@@ -136,6 +142,7 @@ class AmplitudeScale(Augment):
         s = np.where(on[:, None], s, 1.0)
         return _mul(x, s[..., None])
 
+# %% ../nbs/04_augment.ipynb #7e23b80f
 @dataclass
 class TimeScale(Augment):
     "Stretch time by `factor` (RR intervals scale by it), keeping the length; linear interpolation."
@@ -156,6 +163,7 @@ class TimeScale(Augment):
         i0b = np.broadcast_to(i0[:, None, :], (B, C, n))
         return np.take_along_axis(xa, i0b, -1)*(1 - w[:, None]) + np.take_along_axis(xa, i0b + 1, -1)*w[:, None]
 
+# %% ../nbs/04_augment.ipynb #3b18256e
 @dataclass
 class LeadDropout(Augment):
     "Zero each lead with probability `p_lead`, keeping at least one lead."
@@ -178,6 +186,7 @@ class Compose(Augment):
         return x
     def __repr__(self): return 'Compose(\n  ' + ',\n  '.join(map(repr, self.transforms)) + ')'
 
+# %% ../nbs/04_augment.ipynb #901be79f
 def default_augment(fs:float=250.0)->Compose:
     "Augmentations for z-scored training windows: artefacts relative to the lead's SD, mild scaling."
     return Compose([BaselineWander(fs, (0.1, 0.5), p=0.5, relative=True), EMG(fs, (0.02, 0.15), p=0.5, relative=True),
