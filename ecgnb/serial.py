@@ -25,12 +25,14 @@ class SerialTable:
     dropped: dict = field(default_factory=dict)    # kind -> number of lines
     n_lines: int = 0                               # lines in the log
 
+# %% ../nbs/01a_serial.ipynb #d8940c5f
 def _number(tok:str)->float|None:
     "A token's number ('512', '-0.3e2', 'ecg:512'), or None."
     if ':' in tok: tok = tok.rsplit(':', 1)[1]
     try: return float(tok)
     except ValueError: return None
 
+# %% ../nbs/01a_serial.ipynb #cd72f374
 def parse_serial(text:str|bytes,  # the log's contents
                  path=None)->SerialTable:  # the file, for error messages
     "Numeric rows of a serial-monitor log, skipping and counting junk and partial lines."
@@ -60,6 +62,7 @@ def _time_col(a:np.ndarray)->int|None:
     if a.shape[1] < 2 or len(a) < 3: return None
     return 0 if (np.diff(a[:, 0]) > 0).mean() > 0.9 else None
 
+# %% ../nbs/01a_serial.ipynb #faf26c07
 def serial_signal(tab:SerialTable,       # parsed rows
                   sr:float|None=None,    # output rate in Hz (default: from the time column)
                   time_col:int|None=None,  # column of timestamps (default: detected)
@@ -113,6 +116,7 @@ def _nice(x:float)->float:
     e = 10 ** np.floor(np.log10(x)) if x > 0 else 1.0
     return float(min((1, 2, 5, 10), key=lambda m: abs(m * e - x)) * e)
 
+# %% ../nbs/01a_serial.ipynb #231ec8fc
 def preview_png(x:np.ndarray,   # 1-D signal
                 fs:float,       # its rate
                 title:str='',   # shown above the trace
@@ -167,6 +171,7 @@ def convert_serial(input:Path|str, out:Path|str, sr:float|None=None, time_col:in
         with atomic_write(out/f'{name}_preview.png') as f: f.write(png)
     return meta
 
+# %% ../nbs/01a_serial.ipynb #220c3cad
 def convert_serial_cli(input:str,            # serial-monitor log (text)
                        out:str,              # output folder
                        sr:float=None,        # sampling rate in Hz (needed without a time column; else resample to it)
