@@ -126,7 +126,7 @@ def save_figures(path:Path|str  # a notebook
     if not any(_is_figure(c) for c in nb.cells): return 0
     ran = copy.deepcopy(nb); _execute(ran, path.parent)
     for c, r in zip(nb.cells, ran.cells):
-        if _is_figure(c): c.outputs = [o for o in r.outputs if o.output_type in ('display_data', 'execute_result', 'stream')]
+        if _is_figure(c): c.outputs = [o for o in r.outputs if o.output_type in ('display_data', 'execute_result')]
     nbformat.write(nb, path)
     return sum(map(_is_figure, nb.cells))
 
