@@ -27,6 +27,7 @@ def check_fs(fs, name=None)->float:
     if not np.isfinite(f) or f <= 0: raise ECGDataError(name, f"sampling rate must be positive, got {fs!r}")
     return f
 
+# %% ../nbs/02_signal.ipynb #ebbbb9c9
 def as_signal(x,                # array-like, (samples,) or (leads, samples)
               name=None,        # file or record name used in error messages
               max_missing:float=0.5  # largest fraction of NaN/inf per lead that is interpolated
@@ -54,6 +55,7 @@ def aa_filter(up:int,     # upsampling factor
     m = max(up, down)
     return ss.firwin(2*half*m + 1, 1/m, window=('kaiser', 5.0)).astype(np.float32)  # resample_poly scales by up
 
+# %% ../nbs/02_signal.ipynb #b0166fb2
 def resample(x:np.ndarray,  # signal, shape (..., n)
              fs_in:float,    # its sampling rate in Hz
              fs_out:float,   # the wanted rate in Hz
@@ -83,6 +85,7 @@ def butter_sos(fs:float,   # sampling rate in Hz
     if hi is None: return ss.butter(order, lo, 'highpass', fs=fs, output='sos')
     return ss.butter(order, [lo, hi], 'bandpass', fs=fs, output='sos')
 
+# %% ../nbs/02_signal.ipynb #74988ba8
 @lru_cache(maxsize=64)
 def sos_zi(fs:float, lo, hi, order:int  # as for `butter_sos`
           )->np.ndarray:                   # (sections, 2), read-only
@@ -91,6 +94,7 @@ def sos_zi(fs:float, lo, hi, order:int  # as for `butter_sos`
     zi = ss.sosfilt_zi(sos); zi.flags.writeable = False
     return zi
 
+# %% ../nbs/02_signal.ipynb #a540ea8b
 # scipy's private compiled loop, without sosfilt's checks (~50 us a call); tests/test_private_imports.py fails if it moves,
 # and without it we fall back to the public sosfilt
 try: from scipy.signal._sosfilt import _sosfilt
@@ -111,6 +115,7 @@ def _sosfiltfilt(sos:np.ndarray, zi:np.ndarray, x:np.ndarray, padlen:int)->np.nd
     y = _sosfilt_rows(sos, zi, np.ascontiguousarray(y[:, ::-1]))[:, ::-1].reshape(ext.shape)
     return y[..., padlen:-padlen] if padlen > 0 else y
 
+# %% ../nbs/02_signal.ipynb #0a2536a0
 def bandpass(x:np.ndarray,  # signal, shape (..., n)
              fs:float,       # sampling rate in Hz
              lo:float|None=0.5, hi:float|None=40.0, # pass band in Hz (None: no edge)
@@ -138,6 +143,7 @@ def notch(x:np.ndarray,  # signal, shape (..., n)
     b, a = ss.iirnotch(f0, q, fs=fs)
     return ss.filtfilt(b, a, x, axis=-1).astype(np.float32, copy=False)
 
+# %% ../nbs/02_signal.ipynb #757fa2cd
 def detect_mains(x:np.ndarray,  # signal, shape (..., n)
                  fs:float,       # sampling rate in Hz
                  ratio:float=5.0 # how far above its surroundings the peak must stand
@@ -166,6 +172,7 @@ def edge_pad(a:np.ndarray,  # array, padded along its last axis
     "`np.pad(a, ..., mode='edge')` along the last axis only, without np.pad's general-case overhead (~40 us a call)."
     return np.concatenate([np.repeat(a[..., :1], before, -1), a, np.repeat(a[..., -1:], after, -1)], -1)
 
+# %% ../nbs/02_signal.ipynb #23e4bffd
 def running_median(m:np.ndarray,  # 2-D array, filtered along its last axis
                    size:int        # odd window length in samples
                   )->np.ndarray:
@@ -175,6 +182,7 @@ def running_median(m:np.ndarray,  # 2-D array, filtered along its last axis
     v = np.lib.stride_tricks.sliding_window_view(edge_pad(m, h, h), size, axis=-1)
     return np.partition(v, h, axis=-1)[..., h]
 
+# %% ../nbs/02_signal.ipynb #adf40211
 def _upsample_linear(m:np.ndarray, blk:int, n:int)->np.ndarray:
     "Linear interpolation of block values `m` (leads, nb), known at block centres, to `n` samples."
     mp = edge_pad(m, 1, 1)
@@ -183,6 +191,7 @@ def _upsample_linear(m:np.ndarray, blk:int, n:int)->np.ndarray:
     base = up.reshape(m.shape[0], -1)
     return edge_pad(base, 0, n - base.shape[-1])
 
+# %% ../nbs/02_signal.ipynb #7f4ef31e
 def remove_baseline(x:np.ndarray,  # signal, shape (..., n)
                     fs:float,       # sampling rate in Hz
                     windows:tuple=(0.2, 0.6)  # median filter lengths in seconds
@@ -202,6 +211,7 @@ def remove_baseline(x:np.ndarray,  # signal, shape (..., n)
 # %% ../nbs/02_signal.ipynb #32387704
 NORMALIZE = ('zscore', 'peak', 'robust', None)
 
+# %% ../nbs/02_signal.ipynb #ab8d5feb
 def normalize(x:np.ndarray,   # signal, shape (..., n)
               how:str|None='zscore'  # 'zscore', 'peak', 'robust' or None
              )->np.ndarray:   # float32, same shape
@@ -223,6 +233,7 @@ def window_starts(n:int, size:int, step:int)->np.ndarray:
     if size <= 0 or step <= 0: raise ECGError(f"window size and step must be positive, got {size}, {step}")
     return np.arange(0, max(n - size + 1, 0), step)
 
+# %% ../nbs/02_signal.ipynb #323d925a
 def sliding_windows(x:np.ndarray,  # signal, shape (leads, n) or (n,)
                     size:int,       # window length in samples
                     step:int|None=None  # hop in samples (default: size, no overlap)
@@ -279,6 +290,7 @@ def from_dict(cls:Preprocess, d:dict)->Preprocess:
     if extra := set(d) - names: raise ECGError(f"unknown Preprocess settings: {sorted(extra)}")
     return cls(**d)
 
+# %% ../nbs/02_signal.ipynb #a5f673f7
 @patch
 def to_json(self:Preprocess, **kw)->str: return json.dumps(self.to_dict(), **kw)
 
@@ -303,6 +315,7 @@ def apply(self:Preprocess,
     if self.baseline: x = remove_baseline(x, self.fs)
     return normalize(x, self.normalize)
 
+# %% ../nbs/02_signal.ipynb #a538d772
 @patch
 def starts(self:Preprocess, n:int)->np.ndarray:
     "Start samples (at `self.fs`) of the windows of an applied signal of `n` samples."
@@ -313,6 +326,7 @@ def windows(self:Preprocess, x:np.ndarray)->np.ndarray:
     "Cut an applied signal into (n_windows, leads, window_samples)."
     return sliding_windows(x, self.window_samples, self.step)
 
+# %% ../nbs/02_signal.ipynb #bd1dfb9c
 @patch
 def __call__(self:Preprocess,
              rec,           # a loaders `Record` (`.signal`, `.fs`) or an array
