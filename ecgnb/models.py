@@ -19,6 +19,7 @@ def _block(ci, co, k, pool=2):
     return nn.Sequential(nn.Conv1d(ci, co, k, padding=k//2, bias=False), nn.BatchNorm1d(co), nn.ReLU(inplace=True),
                          *([nn.MaxPool1d(pool)] if pool > 1 else []))
 
+# %% ../nbs/06_models.ipynb #6b64bf06
 class SmallCNN(nn.Module):
     "Four conv blocks, global average+max pooling and a linear head (< 100k parameters)."
     def __init__(self, n_leads:int,            # input channels
@@ -47,6 +48,7 @@ class ResBlock1d(nn.Module):
         h = F.relu(self.b1(self.c1(x)), inplace=True)
         return F.relu(self.b2(self.c2(h)) + self.short(x), inplace=True)
 
+# %% ../nbs/06_models.ipynb #1aa252fc
 class ResNet1d(nn.Module):
     "Strided stem, residual stages that halve the time axis, global average+max pooling, linear head."
     def __init__(self, n_leads:int,                    # input channels
@@ -80,6 +82,7 @@ def make_model(name:str,        # 'small' or 'resnet'
     if name not in MODELS: raise ECGError(f"unknown model {name!r} (choose from {', '.join(MODELS)})")
     return MODELS[name](n_leads, n_classes, **kw)
 
+# %% ../nbs/06_models.ipynb #ba9da51b
 def n_params(model:nn.Module)->int: return sum(p.numel() for p in model.parameters())
 
 # %% ../nbs/06_models.ipynb #c0d6c9bd
@@ -93,6 +96,7 @@ CHECKPOINT_KEYS = ('model', 'model_kwargs', 'state_dict', 'labels', 'multilabel'
                    'leads')
 _REQUIRED = ('model', 'model_kwargs', 'state_dict', 'labels', 'multilabel', 'preprocess', 'n_leads', 'window', 'fs')
 
+# %% ../nbs/06_models.ipynb #c82faa01
 def make_checkpoint(model:nn.Module,            # the trained model
                     name:str,                   # its name for `make_model`
                     model_kwargs:dict,          # its options for `make_model`
@@ -113,6 +117,7 @@ def make_checkpoint(model:nn.Module,            # the trained model
     if unknown: raise ECGError(f"unknown checkpoint keys {sorted(unknown)}")
     return ck | extra
 
+# %% ../nbs/06_models.ipynb #f8360604
 def save_checkpoint(ck:dict, path:Path|str)->Path:
     "Write a checkpoint dict atomically."
     missing = [k for k in _REQUIRED if k not in ck]
