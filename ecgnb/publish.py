@@ -74,12 +74,14 @@ def eval_metrics(ev:dict)->list[dict]:  # an `ecgnb evaluate` metrics.json
     ms += [('f1', f"F1 {l} (records)", v['f1']) for l, v in per.items() if v.get('support')]
     return [dict(type=t, name=n, value=round(float(v), 4)) for t, n, v in ms if v is not None]
 
+# %% ../nbs/09a_publish.ipynb #b3baa3ab
 def _dataset(ev:dict, contract:dict)->dict:
     "The model-index dataset of an evaluation: its split and data hash, no path."
     h, split = ev.get('data_hash') or '', ev['split']
     name = f"{split} split" if not h else f"{split} split of the training data" if h == contract.get('data_hash') else f"external data ({split})"
     return dict(type='ecg', name=name, split=split) | (dict(revision=h) if h else {})
 
+# %% ../nbs/09a_publish.ipynb #d1a75661
 def model_index(name:str, contract:dict, ev:dict)->list[dict]:
     "The `model-index` entry of a model card for one evaluation."
     task = dict(type='time-series-classification', name='ECG classification')
@@ -115,6 +117,7 @@ def _what(c:dict)->str:
     return (f"an ECG classifier (`{c['model']}` network) over windows of {c['window_sec']:g} s ({c['window']} samples at "
             f"{c['fs']:g} Hz) of {c['n_leads']} lead{'s'*(c['n_leads'] > 1)} ({', '.join(c['leads'])}), answering {rule}")
 
+# %% ../nbs/09a_publish.ipynb #37913cc7
 def _lineage_text(lin:dict)->str:
     "The lineage of the training data in one line: lineage.json's hash, records, patients and consent counts."
     if not lin.get('lineage_hash'): return 'not recorded'
@@ -123,10 +126,12 @@ def _lineage_text(lin:dict)->str:
     return (f"`lineage.json` SHA-256 `{lin['lineage_hash']}`: {lin.get('records')} records of {lin.get('patients')} patients; "
             f"consent {kinds or 'not recorded'}" + ('; records without usable consent left out' if cons.get('required') else ''))
 
+# %% ../nbs/09a_publish.ipynb #e8848e4b
 def public_contract(c:dict)->dict:  # a model's contract
     "The contract without what names the trainer's machine (the processed folder's path in `lineage`)."
     return c | (dict(lineage={k: v for k, v in c['lineage'].items() if k != 'path'}) if c.get('lineage') else {})
 
+# %% ../nbs/09a_publish.ipynb #85ddc99a
 def _contract_rows(c:dict)->list[tuple]:
     "The contract as (what, value) rows of a table."
     rows = [('labels', ', '.join(f"`{l}`" for l in c['labels']))]
@@ -183,6 +188,7 @@ def _evaluation(ev:dict|None, contract:dict)->str:
              '| metric | value |', '|---|---|']
     return '\n'.join(lines + [f"| {m['name']} | {m['value']:.4f} |" for m in eval_metrics(ev)])
 
+# %% ../nbs/09a_publish.ipynb #7a387b2f
 def _limitations(c:dict, ev:dict|None)->list[str]:
     "The card's limitations, one item each."
     h = c.get('data_hash') or 'unknown'
@@ -236,6 +242,7 @@ def check_repo_id(repo_id:str)->str:
         raise ECGError(f"--repo-id {repo_id!r}: expected OWNER/NAME (letters, digits, '-', '_' and '.', at most 96 characters each)")
     return repo_id
 
+# %% ../nbs/09a_publish.ipynb #af9fb738
 def build_repo(model:Path|str,              # ONNX model written by `ecgnb export`
                repo_id:str,                 # OWNER/NAME
                out:Path|str,                # the folder to write
@@ -263,6 +270,7 @@ def _hub():
     if not (token := hf.get_token()): raise ECGError("no Hugging Face token: set HF_TOKEN or run `huggingface-cli login` (or use --dry-run --out DIR)")
     return hf.HfApi(token=token)
 
+# %% ../nbs/09a_publish.ipynb #3ee9a45c
 def upload(folder:Path|str, repo_id:str, private:bool=False, api=None)->str:
     "Create the model repository (kept when it exists) and upload `folder` to it; returns its URL."
     api = api or _hub()
