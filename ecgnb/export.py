@@ -32,6 +32,7 @@ def _leads(ck:dict)->list[str]:
     if isinstance(names, (list, tuple)) and len(names) == ck['n_leads'] and all(isinstance(n, str) for n in names): return list(names)
     return [f"lead{i}" for i in range(ck['n_leads'])]
 
+# %% ../nbs/09_export.ipynb #16d54235
 def model_metadata(ck:dict,              # a checkpoint dict (`load_checkpoint`)
                    ckpt_sha:str='',      # SHA-256 of the checkpoint file
                    version:str|None=None # model version (default: ecgnb version + checkpoint hash)
@@ -50,6 +51,7 @@ def model_metadata(ck:dict,              # a checkpoint dict (`load_checkpoint`)
                 metrics={k: v for k, v in (ck.get('metrics') or {}).items() if isinstance(v, (int, float, str))})
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
 
+# %% ../nbs/09_export.ipynb #8d9ed779
 def read_metadata(props:dict[str, str])->dict:
     "Decode ONNX metadata strings (from `model_metadata`) back into Python values."
     out = {}
@@ -80,6 +82,7 @@ def _twin_layer(m):
         return nn.AvgPool2d((1, one(m.kernel_size)), (1, one(m.stride)), (0, one(m.padding)), m.ceil_mode, m.count_include_pad)
     return None
 
+# %% ../nbs/09_export.ipynb #d10dfec0
 def conv2d_twin(model):
     "The model computing the same function with 2-D layers inside (input and output shapes unchanged), or `ECGError`."
     import copy, torch.nn as nn
@@ -94,7 +97,6 @@ def conv2d_twin(model):
         def __init__(self, net): super().__init__(); self.net = net
         def forward(self, x): return self.net(x.unsqueeze(2))
     return Twin(net).eval()
-
 
 # %% ../nbs/09_export.ipynb #7466bb03
 def to_onnx(model,                 # a torch model in eval mode, (B, leads, window) -> (B, C)
@@ -125,6 +127,7 @@ def to_onnx(model,                 # a torch model in eval mode, (B, leads, wind
     onnx.checker.check_model(proto, full_check=True)
     return proto
 
+# %% ../nbs/09_export.ipynb #adb61c5c
 def save_onnx(proto, path:Path|str)->Path:
     "Write an ONNX model atomically."
     import onnx
@@ -142,6 +145,7 @@ def ort_session(path:Path|str|bytes, threads:int=1):  # an ONNX file, or a seria
     so.log_severity_level = 3
     return ort.InferenceSession(path if isinstance(path, bytes) else str(path), so, providers=['CPUExecutionProvider'])
 
+# %% ../nbs/09_export.ipynb #44a34ec0
 def parity(model,                 # the torch model, eval mode
            sess,                  # its export: an onnxruntime session, or a TorchScript module
            windows:np.ndarray,    # (N, leads, window) float32
@@ -167,6 +171,7 @@ def processed_windows(data:Path|str, split:str='test', n:int|None=None)->tuple[n
     if n and len(idx) > n: idx = idx[np.linspace(0, len(idx)-1, n).astype(int)]
     return np.asarray(p.X[idx], np.float32), np.asarray(p.y[idx]), list(p.labels)
 
+# %% ../nbs/09_export.ipynb #d27f0301
 def sample_windows(pre, n_leads:int, n:int=32)->np.ndarray|None:
     "Up to `n` windows of real PhysioNet ECG (MIT-BIH record 100) through `pre`, or None when the samples are absent."
     d = samples_dir('mitdb')
@@ -185,11 +190,13 @@ def _probs(logits:np.ndarray, multilabel:bool)->np.ndarray:
     e = np.exp(logits - logits.max(-1, keepdims=True))
     return e / e.sum(-1, keepdims=True)
 
+# %% ../nbs/09_export.ipynb #50dd64de
 def run_session(sess, windows:np.ndarray, batch:int=512)->np.ndarray:
     "Logits of `windows` through an onnxruntime session, in chunks."
     return np.concatenate([sess.run(None, {INPUT: np.ascontiguousarray(windows[i:i+batch], np.float32)})[0]
                            for i in range(0, len(windows), batch)]) if len(windows) else np.zeros((0, 0), np.float32)
 
+# %% ../nbs/09_export.ipynb #33a0273d
 def quantize(src:Path|str,           # float ONNX model
              dst:Path|str,           # where the int8 model goes
              windows:np.ndarray,     # windows to compare on, (N, leads, window)
@@ -236,6 +243,7 @@ def to_torchscript(model):  # a torch model, (B, leads, window) -> (B, C)
         why = next((l for l in str(e).splitlines() if l.strip()), type(e).__name__)
         raise ECGError(f"{type(model).__name__} cannot be compiled to TorchScript: {why[:200]}") from None
 
+# %% ../nbs/09_export.ipynb #8ee896e7
 def ts_contract(metadata:dict[str, str])->dict:
     "The contract a TorchScript file carries: the ONNX metadata decoded, `format` in place of `opset`."
     return {k: v for k, v in read_metadata(metadata).items() if k != 'opset'} | dict(format='torchscript')
@@ -250,6 +258,7 @@ def save_torchscript(ts,                      # a scripted model (`to_torchscrip
     with atomic_write(path) as f: torch.jit.save(ts, f, _extra_files={TS_CONTRACT: json.dumps(ts_contract(metadata))})
     return Path(path)
 
+# %% ../nbs/09_export.ipynb #06f326fd
 def load_torchscript(path:Path|str)->tuple:
     "A TorchScript model (eval mode) and its contract, read as torch alone reads them."
     import torch
@@ -277,6 +286,7 @@ def _real_windows(ck:dict, data:Path|str|None, n:int)->tuple:
     if w is not None and w.shape[-1] == ck['window']: return w, None, 'MIT-BIH record 100'
     return None, None, None
 
+# %% ../nbs/09_export.ipynb #f781f1eb
 FORMATS = {'onnx': '.onnx', 'torchscript': '.ts'}   # export formats and the suffix of their files
 
 # %% ../nbs/09_export.ipynb #58014f27
@@ -330,6 +340,7 @@ def _report_lines(rep:dict)->list[str]:
                      f"decisions agree {q['agreement']:.1%}, max probability change {q['max_prob_change']:.3f}{acc}")
     return lines
 
+# %% ../nbs/09_export.ipynb #b302ca56
 def export_cli(checkpoint:str,           # checkpoint written by `ecgnb train`
                out:str|None=None,        # file to write (default: models/model.onnx, or models/model.ts with --format torchscript)
                format:Param('ONNX (onnxruntime, the service) or TorchScript (torch.jit.load, libtorch)', str,
