@@ -118,6 +118,7 @@ def add(self:Progress, nbytes:int=0, files:int=0):
         if self.tty and (time.monotonic() - self._shown > 0.2 or self.files == self.total): self._print(self.line(), end=''); self._shown = time.monotonic()
         elif not self.tty and files and (t := self.files * 10 // self.total) > self._tenths: self._tenths = t; self._print(self.line())
 
+# %% ../nbs/01c_download.ipynb #7b3bb8e6
 @patch
 def note(self:Progress, msg:str):
     "Print an event on a line of its own."
@@ -138,11 +139,13 @@ class _Stopped(Exception): "The download was interrupted (Ctrl-C)."
 
 def _size(p:Path)->int: return p.stat().st_size if p.exists() else 0
 
+# %% ../nbs/01c_download.ipynb #0bb71771
 def _why(e:Exception)->str:
     "The gist of a requests error: the system's reason, else the broken read, else its type."
     m = re.search(r'\[Errno -?\d+\] ([\w ,.-]+)', str(e)) or re.search(r'Connection broken: (\w+)', str(e))
     return m[1].strip() if m else type(e).__name__
 
+# %% ../nbs/01c_download.ipynb #04166a96
 def _session():
     "A requests session that asks for the bytes as stored (no compression) and says who is asking."
     import requests
@@ -244,6 +247,7 @@ class _MirrorServer(http.server.ThreadingHTTPServer):
         "A client that hangs up (as `fetch_file` does when stopped) is normal here; report anything else."
         if not isinstance(sys.exc_info()[1], ConnectionError): super().handle_error(request, client_address)
 
+# %% ../nbs/01c_download.ipynb #dc5f6093
 class PhysioNetMirror:
     "A PhysioNet-like file server on 127.0.0.1 for tests: Range requests, a request log, dropped connections and corrupt files on demand."
     def __init__(self, root:Path|str):  # folder holding files/<db>/<version>/...
@@ -286,6 +290,7 @@ def _locked(folder:Path):
         except BlockingIOError: raise ECGError(f'{folder}: another ecgnb download is writing there; wait for it to end') from None
         yield
 
+# %% ../nbs/01c_download.ipynb #eed52d65
 def _get_text(session, url:str, retries:int, stop:threading.Event)->str:
     "The text at `url` (a small file such as SHA256SUMS.txt), with retries."
     import requests
@@ -308,6 +313,7 @@ def _fetch_one(url, dest, sha, retries, progress, stop):
     if not hasattr(_local, 'session'): _local.session = _session()
     return fetch_file(url, dest, sha, _local.session, retries, progress, stop)
 
+# %% ../nbs/01c_download.ipynb #eacb65c3
 def _fetch_all(root:str, folder:Path, files:dict, jobs:int, retries:int, progress:Progress, stop:threading.Event):
     "Fetch `files` into `folder`; returns the counts of what was done and the errors of the files that failed."
     counts, failed = Counter(), []
