@@ -79,6 +79,7 @@ def _usage()->str:
     lines += ['', "run 'ecgnb <command> --help' for a command's options"]
     return '\n'.join(lines)
 
+# %% ../nbs/12_cli.ipynb #c7979e78
 def main(argv:list[str]|None=None)->int:
     "Run `ecgnb` with `argv` (default: the process arguments); returns the exit status."
     argv = sys.argv[1:] if argv is None else list(argv)
