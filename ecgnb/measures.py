@@ -59,6 +59,7 @@ def _height(y:np.ndarray,   # the signal the candidates are in
     med = np.partition(win, c, axis=1)[:, c:c+1]
     return np.abs(win[:, c-w:c+w+1] - med).max(1)
 
+# %% ../nbs/02a_measures.ipynb #5338d0d2
 def _reference(v:np.ndarray, nb:int=8, rank:int=12)->np.ndarray:
     "Level of the beats around each value: the `rank`-th smallest (from 0) of the 2`nb`+1 values around it (the first or last 2`nb`+1 near the ends)."
     v, size = v.astype(np.float64), 2*nb + 1
@@ -94,6 +95,7 @@ def _segment_argmax(v:np.ndarray, beg:np.ndarray, end:np.ndarray)->np.ndarray:
     _, first = np.unique(seg[hit], return_index=True)
     return idx[hit[first]]
 
+# %% ../nbs/02a_measures.ipynb #ad2a015a
 def one_lead(x,          # one lead: (n,) or (1, n)
              name=None   # what to call it in errors
             )->np.ndarray:  # finite float32, (n,)
@@ -104,6 +106,7 @@ def one_lead(x,          # one lead: (n,) or (1, n)
         x = x[0]
     return x
 
+# %% ../nbs/02a_measures.ipynb #9d18435e
 def _polarity(y:np.ndarray)->float:
     "+1 when the signal's large excursions go up, -1 when they go down (judged on every 4th sample)."
     lo, hi = np.percentile(y[::4], [0.5, 99.5])
@@ -156,11 +159,13 @@ def rr_intervals(peaks:np.ndarray,  # R-peak sample indices
     "RR intervals in seconds."
     return np.diff(np.sort(np.asarray(peaks, dtype=np.float64)))/check_fs(fs)
 
+# %% ../nbs/02a_measures.ipynb #7da1cd94
 def heart_rate(peaks:np.ndarray, fs:float)->float:
     "Mean heart rate in beats per minute (60 / mean RR); NaN with fewer than two peaks."
     rr = rr_intervals(peaks, fs)
     return float(60/rr.mean()) if len(rr) and rr.mean() > 0 else float('nan')
 
+# %% ../nbs/02a_measures.ipynb #c1744f3b
 def hrv_features(peaks:np.ndarray, fs:float)->dict:
     "Heart-rate variability features (see the table); NaN where too few beats make one undefined."
     rr = rr_intervals(peaks, fs); d = np.diff(rr)
@@ -196,6 +201,7 @@ def _beat_matrix(y:np.ndarray, peaks:np.ndarray, fs:float, before:float, after:f
     peaks = peaks[(peaks - b >= 0) & (peaks + a < len(y))]
     return y[peaks[:, None] + np.arange(-b, a + 1)], peaks
 
+# %% ../nbs/02a_measures.ipynb #547320fc
 def signal_quality(x:np.ndarray,  # one lead
                    fs:float,       # sampling rate in Hz
                    peaks:np.ndarray|None=None  # R-peaks if already known (else detected)
@@ -239,6 +245,7 @@ def _template(x:np.ndarray, fs:float, peaks:np.ndarray):
     if len(beats) < 2: return None
     return beats, kept, np.median(beats, 0)
 
+# %% ../nbs/02a_measures.ipynb #8d5a7f94
 def _abs_slope(tpl:np.ndarray, fs:float)->np.ndarray:
     "Absolute derivative of a median beat, smoothed over 10 ms."
     return uniform_filter1d(np.abs(np.gradient(tpl)), max(1, int(round(0.01*fs))))
@@ -259,7 +266,6 @@ def _slope_edges(sl:np.ndarray, fs:float, frac:float=0.06, quiet:float=0.02)->tu
 def _qrs_edges(tpl:np.ndarray, fs:float, frac:float=0.06, quiet:float=0.02)->tuple:
     "QRS onset and offset (samples, in template coordinates) of a median beat whose R-peak is at int(_BEFORE*fs)."
     return _slope_edges(_abs_slope(tpl, fs), fs, frac, quiet)
-
 
 # %% ../nbs/02a_measures.ipynb #5d2d6bf5
 def qrs_width(x:np.ndarray,  # one lead
@@ -285,6 +291,7 @@ def _pr_baseline(T:np.ndarray,  # median beats, (leads, samples)
     b0 = lo + int(np.argmin(seg.std(-1).sum(0)))
     return b0, b0 + w
 
+# %% ../nbs/02a_measures.ipynb #2d0c3224
 def st_level(x:np.ndarray,  # one lead, in mV
              fs:float,       # sampling rate in Hz
              peaks:np.ndarray|None=None,  # R-peaks (detected when None)
@@ -339,6 +346,7 @@ def _p_stretch(tpl:np.ndarray, fs:float)->tuple|None:
     c, h = best[0], int(0.06*fs)
     return max(0, c - h), min(on, c + h)
 
+# %% ../nbs/02a_measures.ipynb #1d9d200a
 def _p_beats(x:np.ndarray, fs:float, peaks:np.ndarray|None):
     "(beats, median beat, P stretch) of a lead; NaN with fewer than two beats, 0.0 when the median beat has no P wave."
     fs = check_fs(fs)
@@ -348,6 +356,7 @@ def _p_beats(x:np.ndarray, fs:float, peaks:np.ndarray|None):
     w = _p_stretch(tpl, fs)
     return 0.0 if w is None else (beats, tpl, w)
 
+# %% ../nbs/02a_measures.ipynb #08b811d0
 def corr_rows(B:np.ndarray,  # rows to compare, (k, n)
               t:np.ndarray   # the reference, (n,)
              )->np.ndarray:  # (k,) Pearson correlations; 0 for a flat row or reference
@@ -401,6 +410,7 @@ def match_beats(det:np.ndarray,  # detected peak samples
         if best >= 0: used[best] = True; tp += 1
     return tp, len(det) - tp, len(ref) - tp
 
+# %% ../nbs/02a_measures.ipynb #d1102be9
 def beat_scores(tp:int, fp:int, fn:int)->dict:
     "Sensitivity, positive predictive value and F1 from match counts."
     return dict(se=tp/(tp + fn) if tp + fn else float('nan'), ppv=tp/(tp + fp) if tp + fp else float('nan'),
@@ -421,12 +431,14 @@ def read_annotated(path:str|Path,  # record path without extension (a .hea and a
     ref = np.array([s for s, c in zip(ann.sample, ann.symbol) if c in BEAT_SYMBOLS], dtype=np.int64)
     return rec.p_signal[:, 0].astype(np.float32), float(rec.fs), ref
 
+# %% ../nbs/02a_measures.ipynb #f8b37405
 def annotated_records(folder:str|Path, ext:str='atr')->list[Path]:
     "Record paths (without extension) in `folder` that have a .hea header and `ext` annotations."
     folder = Path(folder)
     if not folder.is_dir(): raise ECGError(f"{folder}: not a folder")
     return sorted(h.with_suffix('') for h in folder.glob('*.hea') if h.with_suffix(f'.{ext}').exists())
 
+# %% ../nbs/02a_measures.ipynb #ebeae583
 def vf_spans(path:str|Path, ext:str='atr')->np.ndarray:
     "(start, end) samples of the ventricular flutter/fibrillation episodes ('[' to ']') in a record's annotations."
     import wfdb
@@ -457,6 +469,7 @@ def _gqrs(x, fs):
 
 DETECTORS = {'ecgnb': detect_rpeaks, 'neurokit2': _nk_peaks, 'wfdb-xqrs': _xqrs, 'wfdb-gqrs': _gqrs}
 
+# %% ../nbs/02a_measures.ipynb #cc9109f1
 def score_rpeaks(folder:str|Path,  # folder of WFDB records with .atr beat annotations
                  detector:str='ecgnb',  # a name in DETECTORS
                  lead:int=0,       # signal index
@@ -477,6 +490,7 @@ def score_rpeaks(folder:str|Path,  # folder of WFDB records with .atr beat annot
                          **beat_scores(tp, fp, fn), seconds=sec))
     return rows
 
+# %% ../nbs/02a_measures.ipynb #0d4b1fe7
 def score_total(rows:list[dict])->dict:
     "Pooled scores over records (gross statistics: counts summed before dividing)."
     ok = [r for r in rows if 'error' not in r]
