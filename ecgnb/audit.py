@@ -26,6 +26,7 @@ def _contract_info(c:dict, fmt:str)->dict:
     return dict(format=fmt, labels=c.get('labels'), model=c.get('model'), epoch=c.get('epoch'), version=c.get('model_version'),
                 checkpoint_sha256=c.get('checkpoint_sha256'), data_hash=c.get('data_hash'), lineage=c.get('lineage') or {})
 
+# %% ../nbs/09b_audit.ipynb #e00939a4
 def model_lineage(path:Path|str)->dict:  # a checkpoint (.pt), ONNX (.onnx) or TorchScript (.ts) model
     "What a checkpoint or an exported model says of its origin: format, version, data hash and `lineage`."
     path = Path(path)
@@ -55,6 +56,7 @@ def audit(path:Path|str)->dict:  # a checkpoint or an exported model
     info = model_lineage(path)
     return dict(file=Path(path).name, **info, data=check_data(info['lineage']))
 
+# %% ../nbs/09b_audit.ipynb #318c927a
 def _consent_line(c:dict)->str:
     if not c: return 'not recorded'
     kinds = ', '.join(f"{k} {v}" for k, v in c.get('counts', {}).items() if v) or 'none'
