@@ -48,11 +48,13 @@ class Recipe:
     cnn_weight: float = 0.5      # fused probability = w * CNN + (1 - w) * trees
     seed: int = 0
 
+# %% ../nbs/07a_recipe.ipynb #ce65bf04
 RECIPES = {'cinc2017': Recipe()}
 
 # %% ../nbs/07a_recipe.ipynb #03c75298
 NAN = float('nan')
 
+# %% ../nbs/07a_recipe.ipynb #5d3bd6a6
 def _sampen(x:np.ndarray, m:int=2, r:float=0.2)->float:
     "Sample entropy of a short series (tolerance r x its standard deviation); NaN when undefined."
     x = np.asarray(x, float); n = len(x)
@@ -178,6 +180,7 @@ FEATURES = ('dur', 'hr', 'beats_per_s', 'n_rr', 'rr_mean', 'rr_med', 'rr_sd', 'r
             'bp_3_5', 'bp_4_9', 'bp_5_15', 'bp_15_40', 'spec_ent', 'hf_noise', 'lf_wander', 'amp_p99', 'seg_ptp_cv',
             'seg_ptp_maxrel', 'seg_ptp_minrel', 'flat_frac', 'max_gap', 'p_presence')
 
+# %% ../nbs/07a_recipe.ipynb #08266295
 def record_features(x:np.ndarray,  # one lead in mV, shape (n,)
                     fs:float,       # sampling rate in Hz
                     peaks:np.ndarray|None=None  # its R-peaks, when already detected (`detect_rpeaks`)
@@ -252,6 +255,7 @@ def _record_views(task:tuple):
         return file, (record_input(x, rec.fs, rate), record_features(x, rec.fs))
     except ECGError as e: return file, getattr(e, 'reason', None) or str(e)
 
+# %% ../nbs/07a_recipe.ipynb #20e74d45
 def load_records(source:Path|str,      # labels.json, or a folder holding one
                  recipe:Recipe=RECIPES['cinc2017'],
                  workers:int=1,         # processes
@@ -270,6 +274,7 @@ def load_records(source:Path|str,      # labels.json, or a folder holding one
     if not y: raise ECGDataError(source, f"no usable records ({len(skipped)} skipped)")
     return RecordSet(ins, np.stack(feats), np.array(y), labels, files, groups, skipped)
 
+# %% ../nbs/07a_recipe.ipynb #0de2069a
 _ORDER = ('normal', 'afib', 'other_rhythm', 'noisy')
 def _label_order(l:str): return (_ORDER.index(l), '') if l in _ORDER else (len(_ORDER), l)
 
@@ -290,6 +295,7 @@ def class_weights(y:np.ndarray, n:int)->np.ndarray:
     "Per-class weights: square root of inverse class frequency (the trees weight records by it, the CNN its loss)."
     return np.sqrt(len(y)/(n*np.maximum(np.bincount(y, minlength=n), 1)))
 
+# %% ../nbs/07a_recipe.ipynb #3d39d015
 def fit_trees(X:np.ndarray, y:np.ndarray, n_classes:int, recipe:Recipe):
     "Gradient-boosted trees on record features."
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -325,6 +331,7 @@ def trees_onnx(m, n_features:int)->bytes:
                           [helper.make_tensor_value_info('tree_probabilities', TensorProto.FLOAT, [None, k])])
     return helper.make_model(g, opset_imports=[helper.make_opsetid('', 17), helper.make_opsetid('ai.onnx.ml', 3)]).SerializeToString()
 
+# %% ../nbs/07a_recipe.ipynb #b2206865
 def run_trees(onnx_bytes:bytes, X:np.ndarray)->np.ndarray:
     "Probabilities of the trees for features X (N, F)."
     return ort_session(onnx_bytes).run(None, {'features': np.ascontiguousarray(X, np.float32)})[0]
@@ -338,6 +345,7 @@ def _crops(rs:RecordSet, ids:np.ndarray, n:int, rng:np.random.Generator)->torch.
         X[j, 0, :len(s)] = s*rng.uniform(0.8, 1.2)*(-1 if rng.random() < 0.1 else 1)
     return torch.from_numpy(X)
 
+# %% ../nbs/07a_recipe.ipynb #d18cc470
 def cnn_probabilities(net:RecordNet, rs:RecordSet, batch:int=64)->np.ndarray:
     "Softmax of the CNN for every record of `rs`, each taken whole."
     net.eval(); out = np.zeros((len(rs), net.head[-1].out_features), np.float32)
@@ -399,6 +407,7 @@ class RecipeModel:
         "Fused probabilities (N, C) of every record of `rs`."
         return self.fuse(*self.parts(rs))
 
+# %% ../nbs/07a_recipe.ipynb #7f8f30a7
 def fit_recipe(rs:RecordSet, recipe:Recipe, log=None)->RecipeModel:
     "Train trees and CNN of `recipe` on every record of `rs`."
     t0 = time.perf_counter()
@@ -442,11 +451,13 @@ def save_recipe(m:RecipeModel, path:Path|str, **extra)->Path:
     with atomic_write(path) as f: torch.save(ck, f)
     return Path(path)
 
+# %% ../nbs/07a_recipe.ipynb #84da1cf4
 def is_recipe_checkpoint(path:Path|str)->bool:
     "Was `path` written by `save_recipe`?"
     try: return torch.load(path, map_location='cpu', weights_only=True).get('kind') == 'recipe'
     except Exception: return False
 
+# %% ../nbs/07a_recipe.ipynb #c807d53e
 def load_recipe(path:Path|str)->tuple[RecipeModel, dict]:
     "A `RecipeModel` and its checkpoint dict."
     path = Path(path)
@@ -473,6 +484,7 @@ def _fold_run(rs:RecordSet, fold:np.ndarray, k:int, recipe:Recipe, log)->tuple[R
     res.update(fold=k, train_records=int((fold != k).sum()), test_records=len(te), train_seconds=round(secs, 1), history=m.history)
     return m, res, p
 
+# %% ../nbs/07a_recipe.ipynb #ef72df84
 def run_recipe(rs:RecordSet, recipe:Recipe, folds:int=5, test_fold:int|None=0, log=None)->dict:
     "Train and score on the fixed split (`test_fold`), or on every fold in turn (`test_fold=None`)."
     fold = record_folds(rs.y, rs.groups, folds, recipe.seed)
@@ -492,6 +504,7 @@ class _Softmaxed(nn.Module):
     def __init__(self, net): super().__init__(); self.net = net
     def forward(self, signal, features): return F.softmax(self.net(signal, features), 1)
 
+# %% ../nbs/07a_recipe.ipynb #0a991fd6
 def recipe_onnx(m:RecipeModel, metadata:dict|None=None):
     "The fused model as a checked `onnx.ModelProto`: (signal (B, 1, n), features (B, F)) -> probabilities (B, C)."
     import onnx
@@ -535,6 +548,7 @@ def recipe_metadata(m:RecipeModel, ck:dict|None=None, ckpt_sha:str='')->dict[str
                 metrics={k: v for k, v in (ck.get('metrics') or {}).items() if isinstance(v, (int, float, str))})
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
 
+# %% ../nbs/07a_recipe.ipynb #bd75c3e7
 class RecordRunner:
     "An exported record model: signal in, fused probabilities out (what the service runs)."
     def __init__(self, path_or_proto, threads:int=1):
@@ -562,11 +576,13 @@ def labels_source(data:Path|str, workdir:Path|str)->Path:
         return import_physionet('cinc2017', data, Path(workdir)/'labels.json')[0]
     raise ECGError(f"{data}: neither a labels file nor a folder with labels.json or REFERENCE.csv")
 
+# %% ../nbs/07a_recipe.ipynb #bfd80d7d
 def _data_hash(rs_files:list, source:Path, recipe:Recipe)->str:
     from ecgnb.prepare import input_hash
     lf = source if source.is_file() else source/'labels.json'
     return input_hash(lf, [e.path for e in read_labels(source) if e.file in set(rs_files)], asdict(recipe))
 
+# %% ../nbs/07a_recipe.ipynb #6931eb2b
 def _scores_line(r:dict)->str:
     ci = r.get('mean_f1_ci')
     return (f"mean F1 {r['mean_f1']:.4f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else '') + '  '
@@ -627,6 +643,7 @@ def evaluate_recipe(checkpoint:Path|str, data:Path|str, split:str='test', out:Pa
     print(f"{res['n']} records ({split}): {_scores_line(res)}\nwrote {out}")
     return res
 
+# %% ../nbs/07a_recipe.ipynb #659b6e3e
 def export_recipe(checkpoint:Path|str, out:Path|str)->dict:
     "Export a recipe checkpoint to one ONNX file; checks it against the checkpoint on synthetic records."
     from ecgnb.synth import synth_ecg
@@ -647,5 +664,6 @@ def export_recipe(checkpoint:Path|str, out:Path|str)->dict:
           f"{len(FEATURES)} record features; parity vs PyTorch {worst:.1e} on 3 synthetic records of 17-61 s")
     return dict(out=str(out), parity=worst)
 
+# %% ../nbs/07a_recipe.ipynb #8a6dc43b
 def _one_cnn(net, s, f):
     with torch.no_grad(): return F.softmax(net(torch.from_numpy(s)[None, None], torch.from_numpy(f)[None]), 1).numpy()
