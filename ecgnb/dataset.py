@@ -57,6 +57,7 @@ def _toy_signal(cls:int, n:int, fs:float, rng:np.random.Generator, amp:float)->n
     if cls % 5 == 2: x = x * (1 + 0.5*np.sin(2*np.pi*0.7*tt))                             # beat-to-beat amplitude swing
     return (x + 0.05*rng.standard_normal(n)).astype(np.float32)
 
+# %% ../nbs/05a_dataset.ipynb #ff8ebcf5
 def toy_processed(out:Path|str,              # folder to write
                   n_classes:int=3,            # number of classes (single-label)
                   patients_per_class:int=6,   # patients per class
@@ -87,8 +88,6 @@ def toy_processed(out:Path|str,              # folder to write
     return write_processed(out, np.stack(X), np.stack(y), labels, pd.DataFrame(rows), splits, pre)
 
 # %% ../nbs/05a_dataset.ipynb #b052e800
-_FILES = ('X.npy', 'y.npy', 'labels.json', 'preprocess.json', 'meta.csv', 'splits.json')
-
 @dataclass
 class Processed:
     "A processed folder: memory-mapped windows, labels, per-window metadata, splits and the preprocessing used."
@@ -123,10 +122,13 @@ class Processed:
                 ', '.join(f"{k} {len(self.indices(k))}" for k in ('train', 'val', 'test') if k in self.splits) + ')')
 
 # %% ../nbs/05a_dataset.ipynb #d828803d
+_FILES = ('X.npy', 'y.npy', 'labels.json', 'preprocess.json', 'meta.csv', 'splits.json')
+
 def _read_json(p:Path)->dict:
     try: return json.loads(p.read_text())
     except (OSError, ValueError) as e: raise ECGDataError(p, f"unreadable JSON ({e})") from None
 
+# %% ../nbs/05a_dataset.ipynb #e9628a58
 def load_processed(path:Path|str)->Processed:  # a folder written by `ecgnb prepare`
     "Open a processed folder, checking that its files agree with each other."
     path = Path(path)
@@ -163,16 +165,19 @@ def split_patients(self:Processed, split:str)->set:
     if split not in self.splits: raise ECGError(f"{self.path}: no split {split!r} in splits.json")
     return set(map(str, self.splits[split]))
 
+# %% ../nbs/05a_dataset.ipynb #3f8c4795
 def indices(self:Processed, split:str|Sequence[str])->np.ndarray:
     "Window indices of a split name, 'all', or an explicit list of patient ids."
     if isinstance(split, str) and split == 'all': return np.arange(len(self.X))
     pats = self.split_patients(split) if isinstance(split, str) else set(map(str, split))
     return np.flatnonzero(self.meta['patient_id'].astype(str).isin(pats).to_numpy())
 
+# %% ../nbs/05a_dataset.ipynb #43246616
 def data_hash(self:Processed)->str:
     "The data hash from report.json, or one computed over X, y and the labels."
     return self.report.get('data_hash') or tree_sha256([self.path/f for f in ('X.npy', 'y.npy', 'labels.json')], root=self.path)
 
+# %% ../nbs/05a_dataset.ipynb #88b59eab
 Processed.split_patients, Processed.indices, Processed.data_hash = split_patients, indices, data_hash
 
 # %% ../nbs/05a_dataset.ipynb #9ed85a95
@@ -216,6 +221,7 @@ def balance_weights(y:np.ndarray)->np.ndarray:  # (N, C) multi-hot
     w[w == 0] = 1.0/len(y)
     return w/w.sum()
 
+# %% ../nbs/05a_dataset.ipynb #79fed1b4
 class EpochSampler(Sampler):
     "Shuffled or class-balanced order of a dataset, a function of (seed, epoch); sharded over ranks."
     def __init__(self, n:int,                        # dataset length
