@@ -17,6 +17,7 @@ def report_notebooks(reports:Path|str)->list[Path]:
     "The study's report notebooks, in run order (`NN_*.ipynb`, skipping `_`/`.` names)."
     return sorted(p for p in Path(reports).glob('*.ipynb') if re.match(r'\d\d', p.name))
 
+# %% ../nbs/11_study.ipynb #580ed24c
 def _params(nb_path:Path)->set[str]:
     "Names assigned in the notebook's `parameters` cell."
     nb = nbformat.read(nb_path, as_version=4)
