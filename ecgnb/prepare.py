@@ -75,6 +75,7 @@ def _worker_loop(fn, initializer, initargs, tasks, results, parent:int):
             results.put((j, True, out))
         except Exception as e: results.put((j, False, f"item {i + len(out)}: {type(e).__name__}: {e}"))
 
+# %% ../nbs/05_prepare.ipynb #4347fc35
 def _chunks(items:Iterable, k:int)->Iterator[tuple[int, int, list]]:
     "(chunk number, index of its first item, up to `k` items) over `items`."
     it, i = iter(items), 0
@@ -113,6 +114,7 @@ def _ordered_results(fn, items, workers, ahead, chunk, initializer, initargs)->I
             if p.is_alive(): p.terminate()
         for p in procs: p.join()
 
+# %% ../nbs/05_prepare.ipynb #bff293ce
 def ordered_map(fn:Callable,                  # function of one item
                 items:Iterable,               # the inputs
                 workers:int=1,                # processes; 1 runs in this process
@@ -180,6 +182,7 @@ def claim_tmp(t:Path):  # a temporary folder from `atomic_dir`
     "Mark a temporary output folder as this process's."
     (Path(t)/_OWNER).write_text(f"{socket.gethostname()} {os.getpid()}")
 
+# %% ../nbs/05_prepare.ipynb #f0721f50
 def _alive(pid:int)->bool:
     try: os.kill(pid, 0)
     except ProcessLookupError: return False
@@ -196,6 +199,7 @@ def clean_stale(out:Path|str)->list[Path]:  # an output folder
             shutil.rmtree(d, ignore_errors=True); gone.append(d)
     return gone
 
+# %% ../nbs/05_prepare.ipynb #0d57f77f
 def _release(t:Path):
     (Path(t)/_OWNER).unlink(missing_ok=True)
 
@@ -215,10 +219,12 @@ def record_groups(paths:Iterable[Path|str])->dict[Path, list[Path]]:  # the reco
             for p in stems[_stem(n)]: out.setdefault(p, []).append(d/n)
     return {p: sorted(fs) for p, fs in out.items()}
 
+# %% ../nbs/05_prepare.ipynb #ce486bcd
 def record_files(paths:Iterable[Path|str])->list[Path]:  # the records' main files (LabelEntry.path)
     "Every file that belongs to the given records: the files beside each that share its name up to the first dot."
     return sorted({f for fs in record_groups(paths).values() for f in fs})
 
+# %% ../nbs/05_prepare.ipynb #df16ad74
 def input_hash(labels_file:Path|str,       # the labels.json
                paths:Iterable[Path|str],   # the records' main files
                config:dict,                # everything else the output depends on (JSON-serialisable)
@@ -231,6 +237,7 @@ def input_hash(labels_file:Path|str,       # the labels.json
         h.update(os.path.relpath(f, labels_file.parent).encode() + b'\0' + (hashes.get(f) or file_sha256(f)).encode())
     return h.hexdigest()
 
+# %% ../nbs/05_prepare.ipynb #a8513129
 def data_hash(folder:Path|str)->str:  # a processed folder
     "SHA-256 over the files of a processed folder that training reads."
     return tree_sha256([Path(folder)/f for f in DATA_FILES], root=folder)
@@ -242,6 +249,7 @@ def _init_worker(cfg:dict):
     "Set the configuration of a worker process (and of this process when there is one worker)."
     _W.clear(); _W.update(cfg); _W['pre'] = Preprocess.from_dict(cfg['preprocess'])
 
+# %% ../nbs/05_prepare.ipynb #bbe04923
 def _record_windows(file:str, path:str, labels:list, fs:float|None, lead, segments:list|None)->dict:
     pre, win = _W['pre'], _W['pre'].window_samples
     rec = read_record(path, lead=lead, fs=fs, annotations=False)   # labels and segments come from labels.json
@@ -263,6 +271,7 @@ def _record_windows(file:str, path:str, labels:list, fs:float|None, lead, segmen
                 starts=st[keep].tolist(), labels=[l for l, k in zip(labs, keep) if k], leads=int(X.shape[1]),
                 hours=rec.duration/3600, dropped_quality=n_quality, dropped_unlabelled=n_unlabelled, padded=padded)
 
+# %% ../nbs/05_prepare.ipynb #6da84665
 def _prepare_record(task:tuple)->dict:
     "Windows of one record (`task` = file, path, labels, fs, lead, segments), or the reason it cannot be used."
     try: return _record_windows(*task)
@@ -360,6 +369,7 @@ def _finish(t:Path, w:WindowWriter, preprocess:dict, fractions, folds:int, seed:
     for p, _, k in w.records: per[where.get(p, 'none')] += k
     return splits, {k: per[k] for k in ('train', 'val', 'test')}
 
+# %% ../nbs/05_prepare.ipynb #ec68e6ef
 def _report(t:Path, w:WindowWriter, preprocess:dict, skipped:list, stats:Counter, config:dict, t0:float,
             strat_fold:dict|None=None, **extra)->dict:
     "Write labels.json, preprocess.json, splits.json and report.json into `t`; returns the report."
@@ -378,6 +388,7 @@ def _report(t:Path, w:WindowWriter, preprocess:dict, skipped:list, stats:Counter
     _write_json(t/'report.json', report)
     return report
 
+# %% ../nbs/05_prepare.ipynb #2ecb647d
 def _up_to_date(out:Path, key:str, name:str='input_hash')->dict|None:
     "The previous report when `out` was made from the same inputs and is intact, else None."
     try:
@@ -386,6 +397,7 @@ def _up_to_date(out:Path, key:str, name:str='input_hash')->dict|None:
     except (OSError, ValueError, KeyError, TypeError): pass
     return None
 
+# %% ../nbs/05_prepare.ipynb #55b444ad
 def _check_fractions(fractions)->tuple:
     fr = tuple(float(f) for f in fractions)
     if len(fr) != 3 or min(fr) < 0 or abs(sum(fr) - 1) > 1e-6:
@@ -417,6 +429,7 @@ def lineage_entry(e,                  # a `LabelEntry`
     return dict(id=pseudonym(f"record {e.file}", salt, 'r'), patient=pseudonym(e.patient_id, salt), consent=consent_kind(e.consent),
                 status=status, windows=windows, files={f.name[len(_stem(f.name)):]: hashes[f] for f in files})
 
+# %% ../nbs/05_prepare.ipynb #05bae838
 def consent_summary(entries:Sequence[dict], required:bool)->dict:  # lineage entries; was consent required
     "Consent counts of lineage entries: every kind, and those left out."
     n, left = Counter(x['consent'] for x in entries), Counter(x['consent'] for x in entries if x['status'] == 'left out')
@@ -439,6 +452,7 @@ def write_lineage(t:Path,                    # the (temporary) output folder
     _write_json(t/LINEAGE, lin)
     return lin
 
+# %% ../nbs/05_prepare.ipynb #6d2afc59
 def lineage_summary(folder:Path|str)->dict|None:  # a processed folder
     "What a model keeps of a folder's lineage.json: its hash, the data hash, counts, consent and the folder; None without one."
     p = Path(folder)/LINEAGE
@@ -579,6 +593,7 @@ def _shard_records(folder:Path, idx:int)->Iterator[tuple[str, int, list]]:
             prev = rec
             yield rec, idx, list(rows)
 
+# %% ../nbs/05_prepare.ipynb #23ffbc4d
 def _read_shard(folder:Path)->dict:
     "The report of a shard, after checking that its files are present and intact."
     missing = [f for f in (*DATA_FILES, 'report.json', LINEAGE) if not (folder/f).exists()]
@@ -587,6 +602,7 @@ def _read_shard(folder:Path)->dict:
     if rep.get('data_hash') != data_hash(folder): raise ECGDataError(folder, 'its files do not match the data hash in report.json (changed or damaged)')
     return rep
 
+# %% ../nbs/05_prepare.ipynb #0c2e7131
 def _same_settings(shards:Sequence[Path], reports:Sequence[dict])->dict:
     "The shards' common configuration (without the shard); an error names the first shard that differs."
     strip = lambda c: {k: v for k, v in c.items() if k != 'shard'}
@@ -659,6 +675,7 @@ def _synth_current(out:Path, params:dict)->bool:
     sums = man.get('sha256') or {}
     return files == set(sums) and all(file_sha256(out/f) == h for f, h in sums.items())
 
+# %% ../nbs/05_prepare.ipynb #31df2795
 def generate(out:Path|str,          # folder for the raw synthetic records
              n_samples:int=60,      # records per class
              duration:float=10.0,   # seconds per record
@@ -680,9 +697,11 @@ def _rate(sampling_rate:float|None, sr:float|None)->float:
         raise ECGError(f"--sampling-rate {sampling_rate:g} and --sr {sr:g} disagree (they name the same rate)")
     return float(sr if sr is not None else sampling_rate if sampling_rate is not None else 250.0)
 
+# %% ../nbs/05_prepare.ipynb #b931ce0d
 def _lead(lead:str|None):
     return int(lead) if isinstance(lead, str) and lead.lstrip('-').isdigit() else lead
 
+# %% ../nbs/05_prepare.ipynb #8ea5251d
 def prepare_cli(out:str,                         # output folder: raw records with --generate-synthetic, else processed windows
                 input_dir:str=None,              # folder of raw records with a labels.json (or a labels file elsewhere)
                 generate_synthetic:bool=False,   # write synthetic raw records (ecgnb.synth) to --out instead
@@ -730,6 +749,7 @@ def prepare_cli(out:str,                         # output folder: raw records wi
     _summary(rep, out)
     return 0
 
+# %% ../nbs/05_prepare.ipynb #a93f5b76
 def _summary(rep:dict, out):
     if rep.get('up_to_date'): print(f"up to date: {out} (inputs and settings unchanged; --force to redo)"); return
     r = rep['records']
@@ -739,6 +759,7 @@ def _summary(rep:dict, out):
     if n := sum((left := rep.get('consent', {}).get('left_out', {})).values()):
         print(f"left out {n} records without usable consent ({', '.join(f'{k} {v}' for k, v in left.items())}); lineage in {Path(out)/LINEAGE}")
 
+# %% ../nbs/05_prepare.ipynb #14d49c27
 def merge_cli(shards:Param('prepared shard folders', str, opt=False, nargs='+'),  # prepared shard folders
               out:str,              # merged processed folder
               force:bool=False):    # redo even when the shards are unchanged
