@@ -41,6 +41,7 @@ def project_root(start:Path|str|None=None)->Path|None:
             if (d/'settings.ini').exists(): return d
     return None
 
+# %% ../nbs/00_core.ipynb #49599429
 def samples_dir(sub:str='')->Path|None:
     "Folder of real sample recordings (`$ECGNB_SAMPLES` or `../shared/data`), or `None` when absent."
     env = os.environ.get('ECGNB_SAMPLES')
@@ -91,6 +92,7 @@ def file_sha256(path:Path|str, chunk:int=1<<20)->str:
         while b := f.read(chunk): h.update(b)
     return h.hexdigest()
 
+# %% ../nbs/00_core.ipynb #16012a6f
 def tree_sha256(paths:Iterable[Path|str], root:Path|str|None=None)->str:
     "One SHA-256 over several files: their names (relative to `root`) and contents, in sorted order."
     h = hashlib.sha256()
@@ -111,6 +113,7 @@ def git_commit(path:Path|str|None=None)->str|None:
     except (OSError, subprocess.SubprocessError): return None
     return (sha + ('+dirty' if dirty else '')) if sha else None
 
+# %% ../nbs/00_core.ipynb #dedf56b2
 def env_info()->dict:
     "Package versions, git commit, Python and machine of this run."
     from importlib.metadata import version, PackageNotFoundError
