@@ -53,6 +53,7 @@ def _dist_info()->tuple[int, int, int]:
     "(rank, world size, local rank) from torchrun's environment, (0, 1, 0) otherwise."
     return int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1)), int(os.environ.get('LOCAL_RANK', 0))
 
+# %% ../nbs/07_train.ipynb #984bf17d
 def _device(name:str, local_rank:int=0)->torch.device:
     "The torch device for `--device` ('cpu', 'cuda', 'cuda:N' or 'auto')."
     if name == 'auto': name = 'cuda' if torch.cuda.is_available() else 'cpu'
@@ -69,6 +70,7 @@ def active_labels(data:Processed)->list[str]:
     "Labels with at least one window in the folder, in the folder's order."
     return [l for l, c in zip(data.labels, np.asarray(data.y).sum(0)) if c > 0]
 
+# %% ../nbs/07_train.ipynb #f208de02
 def class_weights(y:np.ndarray, multilabel:bool)->torch.Tensor:
     "Inverse-frequency class weights (single-label) or capped neg/pos ratios (multi-label)."
     n = y.sum(0).astype(np.float64)
@@ -141,6 +143,7 @@ class _Loggers:
 # %% ../nbs/07_train.ipynb #a6594f97
 def _last_path(save:Path)->Path: return save.with_name(f"{save.stem}.last{save.suffix or '.pt'}")
 
+# %% ../nbs/07_train.ipynb #9483e4bc
 def _val_pass(model, X, idx, y, batch, device, multilabel, lossf)->tuple[np.ndarray, float]:
     "Validation probabilities and mean loss."
     model.eval(); ps, loss = [], 0.0
@@ -152,15 +155,18 @@ def _val_pass(model, X, idx, y, batch, device, multilabel, lossf)->tuple[np.ndar
             ps.append(probabilities(lg, multilabel).float().cpu().numpy())
     return np.concatenate(ps), loss / max(len(idx), 1)
 
+# %% ../nbs/07_train.ipynb #00729d92
 def _loss_fn(multilabel:bool, w:torch.Tensor|None):
     if multilabel: return lambda lg, yb: F.binary_cross_entropy_with_logits(lg, yb, pos_weight=w)
     return lambda lg, yb: F.cross_entropy(lg, yb.argmax(1), weight=w)
 
+# %% ../nbs/07_train.ipynb #968f049f
 def _scheduler(opt, lr:float, total:int):
     "One-cycle schedule (a quarter warm-up; at least one warm-up step), or a constant rate for runs of under 4 steps."
     if total < 4: return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
     return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=min(0.5, max(0.25, 1.5/total)))
 
+# %% ../nbs/07_train.ipynb #bffc5f2f
 def _better(score, loss, best)->bool:
     return best is None or score > best['score'] + 1e-4 or (abs(score - best['score']) <= 1e-4 and loss < best['loss'] - 1e-6)
 
@@ -203,6 +209,7 @@ def _train_epoch(net, loader, lossf, opt, sched, device, bar_desc:str, quiet:boo
         total += loss.item()*len(xb); n += len(xb)
     return total, n
 
+# %% ../nbs/07_train.ipynb #2dc164d4
 def _epoch_row(epoch:int, sums:tuple, secs:float, opt, world:int)->dict:
     "The epoch's training row, its loss and speed added up over all ranks."
     stats = torch.tensor(sums, dtype=torch.float64)
@@ -226,12 +233,14 @@ def _log_epoch(log:_Loggers, row:dict, epoch:int):
                  **({'val/macro_auroc': row['val_macro_auroc']} if row['val_macro_auroc'] is not None else {}),
                  **{f"val_f1/{l}": v for l, v in row['val_f1'].items()}}, epoch)
 
+# %% ../nbs/07_train.ipynb #9c72f6e3
 def _checkpoint_epoch(model, cfg:TrainConfig, meta:dict, epoch:int, improved:bool, save:Path, opt, sched, device, state:dict):
     "Write the best checkpoint when the epoch improved, and the last one (with optimiser, scheduler, random and run state)."
     if improved: save_checkpoint(make_checkpoint(model, cfg.model, {}, **meta, epoch=epoch), save)
     save_checkpoint(make_checkpoint(model, cfg.model, {}, **meta, epoch=epoch, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                                     rng=_rng_state(device), metrics=state), _last_path(save))
 
+# %% ../nbs/07_train.ipynb #bbd19b60
 def _epoch_line(cfg:TrainConfig, row:dict, tag:str, improved:bool)->str:
     return (f"epoch {row['epoch']+1:>3}/{cfg.epochs}{tag}  loss {row['train_loss']:.4f}  val loss {row['val_loss']:.4f}  "
             f"val macro-F1 {row['val_macro_f1']:.3f}  lr {row['lr']:.2e}  {row['windows_per_s']:.0f} win/s" + ('  *' if improved else ''))
@@ -336,6 +345,7 @@ def _test_scores(save:Path, data:Processed, device, n_boot:int=200)->dict:
                           per_class={l: {k: v for k, v in m.items()} for l, m in r['per_class'].items()})
     return dict(window=keep(res['window']), record=keep(res['record']), untuned=res['untuned'])
 
+# %% ../nbs/07_train.ipynb #a838e077
 def _metrics_path(cfg:TrainConfig)->Path:
     return Path(cfg.log_dir)/'metrics.json' if cfg.log_dir else Path(cfg.save).with_suffix('.metrics.json')
 
@@ -387,6 +397,7 @@ def train_cli(data:str='data/processed',      # processed folder (from `ecgnb pr
     finally:
         if world > 1 and dist.is_initialized(): dist.destroy_process_group()
 
+# %% ../nbs/07_train.ipynb #008612c9
 def _train(cfg:TrainConfig, rank:int, world:int)->int:
     t0 = time.time()
     data = load_processed(cfg.data)
@@ -420,6 +431,7 @@ def _train(cfg:TrainConfig, rank:int, world:int)->int:
         print(f"best epoch {r['best']['epoch']+1}, checkpoint {save}, metrics {_metrics_path(cfg)}")
     return 0
 
+# %% ../nbs/07_train.ipynb #c9ffb466
 def _dig(d, ks):
     for k in ks:
         if not isinstance(d, dict) or d.get(k) is None: return None
@@ -477,6 +489,7 @@ def cv_table(res:dict)->pd.DataFrame:  # a `cross_validate` result
             for l in res['labels']]
     return pd.DataFrame(rows).set_index('label')
 
+# %% ../nbs/07_train.ipynb #10b08ed0
 def _cv_run(cfg:TrainConfig, k:int)->int:
     t0 = time.time()
     data = load_processed(cfg.data)
