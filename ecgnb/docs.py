@@ -71,6 +71,7 @@ def _execute(nb, folder:Path):
     finally:
         for i, s in skip.items(): nb.cells[i].source, nb.cells[i].outputs = s, []
 
+# %% ../nbs/13_docs.ipynb #4f9639bd
 def doc_notebooks(root:Path|str|None=None)->list[Path]:
     "The notebooks of the docs site: nbs/*.ipynb without the `_`/`.`-prefixed ones, index first."
     root = Path(root or project_root())
@@ -82,6 +83,7 @@ def _title(nb)->str:
         if c.cell_type == 'markdown' and (m := re.search(r'^#\s+(.+)$', c.source, re.M)): return m.group(1).strip()
     return 'ecgnb'
 
+# %% ../nbs/13_docs.ipynb #c0c4389a
 _STYLE = """<style>
 body{margin:0} #ecgnb-nav{position:fixed;top:0;left:0;bottom:0;width:15rem;overflow:auto;padding:1rem;
 background:#f6f6f4;border-right:1px solid #ddd;font:14px/1.5 system-ui,sans-serif}
@@ -92,6 +94,7 @@ def _nav(pages:list[tuple[str,str]], here:str)->str:
     links = ''.join(f'<a href="{h}"{" class=here" if h == here else ""}>{html.escape(t)}</a>' for h, t in pages)
     return f'<nav id="ecgnb-nav"><strong>ecgnb</strong>{links}</nav>'
 
+# %% ../nbs/13_docs.ipynb #ae96fc30
 def build_docs(root:Path|str|None=None, # project folder (default: found from the working directory)
                out:Path|str|None=None,  # output folder (default: `doc_path` of settings.ini, `_docs`)
                execute:bool=False       # run each notebook first, so outputs show

@@ -170,6 +170,7 @@ def lead_rows(self:Engine, names:list[str], source:str='the signal')->list[int]:
                       f"{source} has {_names(names)}", 'leads')
     return [keys.index(lead_key(l)) for l in self.leads]
 
+# %% ../nbs/10_service.ipynb #dc8795bb
 @patch
 def select_leads(self:Engine, x:np.ndarray, names)->np.ndarray:
     "The model's leads (leads, n), in its order, out of the request's rows (named by `names`, or in the model's order)."
@@ -183,6 +184,7 @@ def select_leads(self:Engine, x:np.ndarray, names)->np.ndarray:
                       + (" (name them with `leads` to pick)" if self.named else ''), 'signal')
     return x
 
+# %% ../nbs/10_service.ipynb #66028252
 @patch
 def check_length(self:Engine, n:int, fs:float, longest:float|None=None):
     "Refuse signals shorter than one window or longer than `longest` seconds (default `max_seconds`)."
@@ -193,6 +195,7 @@ def check_length(self:Engine, n:int, fs:float, longest:float|None=None):
         raise Invalid(f"the signal lasts {n/fs:.2f} s; the model needs at least one {self.pre.window_sec:g}-s window", 'signal')
     if n/fs > longest: raise Invalid(f"the signal lasts {n/fs:.0f} s; at most {longest:g} s per request", 'signal')
 
+# %% ../nbs/10_service.ipynb #6d99cefb
 @patch
 def parse(self:Engine, body:bytes)->tuple[np.ndarray, float]:
     "A JSON /infer body as (signal in mV (leads, n) float32, fs), or `Invalid`."
@@ -305,6 +308,7 @@ def _loaded(scope)->Engine|None:
     app = scope.get('app')
     return getattr(getattr(app, 'state', None), 'engine', None)
 
+# %% ../nbs/10_service.ipynb #333ab459
 async def _infer_asgi(eng:Engine, limit:int, scope, receive, send):
     "Answer POST /infer straight from ASGI: the route's parse, work and answers, without FastAPI's routing and request objects."
     chunks, seen = [], 0
@@ -319,6 +323,7 @@ async def _infer_asgi(eng:Engine, limit:int, scope, receive, send):
     resp = await _infer_body(eng, b''.join(chunks))
     await resp(scope, receive, send)
 
+# %% ../nbs/10_service.ipynb #ec0a3e81
 class _Guard:
     "ASGI middleware: API key, request-size limit, and the fast lane for POST /infer."
     def __init__(self, app, settings:Settings): self.app, self.s = app, settings
@@ -362,6 +367,7 @@ class InferRequest(BaseModel):
     units: Literal['mV', 'uV', 'µV', 'V'] = Field('mV', description='unit of the values')
     leads: list[str] | None = Field(None, description="names of the signal rows, to pick the model's leads by name (see GET /model)")
 
+# %% ../nbs/10_service.ipynb #26f84257
 class WindowResult(BaseModel):
     start_s: float
     probabilities: list[float | None]
@@ -386,6 +392,7 @@ class InferResponse(BaseModel):
     record: str | None = None
     preview: dict | None = None
 
+# %% ../nbs/10_service.ipynb #c0b81df3
 class BatchRequest(BaseModel):
     "Windows to classify, one per row."
     model_config = ConfigDict(extra='forbid')
@@ -404,6 +411,7 @@ class BatchResponse(BaseModel):
 class Problem(BaseModel):
     detail: list[dict] | str
 
+# %% ../nbs/10_service.ipynb #8261d4ab
 def _body_doc(model:type[BaseModel], extra:dict|None=None)->dict:
     "OpenAPI `requestBody` of a route that parses its body itself."
     return {'requestBody': {'required': True, 'content': {'application/json': {'schema': model.model_json_schema()}} | (extra or {})}}
@@ -437,6 +445,7 @@ def _unzip_wfdb(data:bytes, d:Path, record:str|None)->Path:
     if len(heas) > 1: raise Invalid(f"the zip holds {len(heas)} records; name one in `record` ({[h.stem for h in heas][:20]})", 'record')
     return heas[0]
 
+# %% ../nbs/10_service.ipynb #9bec1ccc
 @patch
 def read_upload(self:Engine, name:str, data:bytes, fs:float|None=None, lead:str|None=None, record:str|None=None):
     "A checked signal (leads, n) in mV, its rate and the record's lead names from an uploaded file."
@@ -461,6 +470,7 @@ def read_upload(self:Engine, name:str, data:bytes, fs:float|None=None, lead:str|
     self.check_length(x.shape[-1], rec.fs, self.max_file_seconds)
     return x, float(rec.fs), list(rec.leads)
 
+# %% ../nbs/10_service.ipynb #7137e5c4
 def preview_signal(x:np.ndarray, fs:float, points:int=2000,
                    leads:list[str]|None=None,       # names of the rows: with several, `leads` holds every lead
                    seconds:float=10.0, rate:float=250.0  # of which the first `seconds`, at most about `rate` Hz
