@@ -154,79 +154,15 @@ def ptbxl_mapping(statements:Path|str|'pd.DataFrame'  # scp_statements.csv, or i
     def name(code, desc): return _snake(desc) if isinstance(desc, str) and _snake(desc) else f'scp:{code}'
     return {c: PTBXL_LABELS.get(c) or PTBXL_NAMES.get(c) or name(c, d) for c, d in zip(st.index, st['description'])}
 
+# %% ../nbs/01b_physionet.ipynb #7ab1e002
+def _table(name:str)->str:
+    "The text of a table shipped in ecgnb/tables/."
+    from importlib.resources import files
+    return files('ecgnb').joinpath('tables', name).read_text(encoding='utf-8').rstrip('\n')
+
 # %% ../nbs/01b_physionet.ipynb #57549c47
-# scp_statements.csv of PTB-XL 1.0.3: code|description|diagnostic|form|rhythm|diagnostic_class|diagnostic_subclass
-_PTBXL_STATEMENTS = """NDT|non-diagnostic T abnormalities|1|1||STTC|STTC
-NST_|non-specific ST changes|1|1||STTC|NST_
-DIG|digitalis-effect|1|1||STTC|STTC
-LNGQT|long QT-interval|1|1||STTC|STTC
-NORM|normal ECG|1|||NORM|NORM
-IMI|inferior myocardial infarction|1|||MI|IMI
-ASMI|anteroseptal myocardial infarction|1|||MI|AMI
-LVH|left ventricular hypertrophy|1|||HYP|LVH
-LAFB|left anterior fascicular block|1|||CD|LAFB/LPFB
-ISC_|non-specific ischemic|1|||STTC|ISC_
-IRBBB|incomplete right bundle branch block|1|||CD|IRBBB
-1AVB|first degree AV block|1|||CD|_AVB
-IVCD|non-specific intraventricular conduction disturbance (block)|1|||CD|IVCD
-ISCAL|ischemic in anterolateral leads|1|||STTC|ISCA
-CRBBB|complete right bundle branch block|1|||CD|CRBBB
-CLBBB|complete left bundle branch block|1|||CD|CLBBB
-ILMI|inferolateral myocardial infarction|1|||MI|IMI
-LAO/LAE|left atrial overload/enlargement|1|||HYP|LAO/LAE
-AMI|anterior myocardial infarction|1|||MI|AMI
-ALMI|anterolateral myocardial infarction|1|||MI|AMI
-ISCIN|ischemic in inferior leads|1|||STTC|ISCI
-INJAS|subendocardial injury in anteroseptal leads|1|||MI|AMI
-LMI|lateral myocardial infarction|1|||MI|LMI
-ISCIL|ischemic in inferolateral leads|1|||STTC|ISCI
-LPFB|left posterior fascicular block|1|||CD|LAFB/LPFB
-ISCAS|ischemic in anteroseptal leads|1|||STTC|ISCA
-INJAL|subendocardial injury in anterolateral leads|1|||MI|AMI
-ISCLA|ischemic in lateral leads|1|||STTC|ISCA
-RVH|right ventricular hypertrophy|1|||HYP|RVH
-ANEUR|ST-T changes compatible with ventricular aneurysm|1|||STTC|STTC
-RAO/RAE|right atrial overload/enlargement|1|||HYP|RAO/RAE
-EL|electrolytic disturbance or drug (former EDIS)|1|||STTC|STTC
-WPW|Wolf-Parkinson-White syndrome|1|||CD|WPW
-ILBBB|incomplete left bundle branch block|1|||CD|ILBBB
-IPLMI|inferoposterolateral myocardial infarction|1|||MI|IMI
-ISCAN|ischemic in anterior leads|1|||STTC|ISCA
-IPMI|inferoposterior myocardial infarction|1|||MI|IMI
-SEHYP|septal hypertrophy|1|||HYP|SEHYP
-INJIN|subendocardial injury in inferior leads|1|||MI|IMI
-INJLA|subendocardial injury in lateral leads|1|||MI|AMI
-PMI|posterior myocardial infarction|1|||MI|PMI
-3AVB|third degree AV block|1|||CD|_AVB
-INJIL|subendocardial injury in inferolateral leads|1|||MI|IMI
-2AVB|second degree AV block|1|||CD|_AVB
-ABQRS|abnormal QRS||1|||
-PVC|ventricular premature complex||1|||
-STD_|non-specific ST depression||1|||
-VCLVH|voltage criteria (QRS) for left ventricular hypertrophy||1|||
-QWAVE|Q waves present||1|||
-LOWT|low amplitude T-waves||1|||
-NT_|non-specific T-wave changes||1|||
-PAC|atrial premature complex||1|||
-LPR|prolonged PR interval||1|||
-INVT|inverted T-waves||1|||
-LVOLT|low QRS voltages in the frontal and horizontal leads||1|||
-HVOLT|high QRS voltage||1|||
-TAB_|T-wave abnormality||1|||
-STE_|non-specific ST elevation||1|||
-PRC(S)|premature complex(es)||1|||
-SR|sinus rhythm|||1||
-AFIB|atrial fibrillation|||1||
-STACH|sinus tachycardia|||1||
-SARRH|sinus arrhythmia|||1||
-SBRAD|sinus bradycardia|||1||
-PACE|normal functioning artificial pacemaker|||1||
-SVARR|supraventricular arrhythmia|||1||
-BIGU|bigeminal pattern (unknown origin, SV or Ventricular)|||1||
-AFLT|atrial flutter|||1||
-SVTAC|supraventricular tachycardia|||1||
-PSVT|paroxysmal supraventricular tachycardia|||1||
-TRIGU|trigeminal pattern (unknown origin, SV or Ventricular)|||1||"""
+# scp_statements.csv of PTB-XL 1.0.3, as code|description|diagnostic|form|rhythm|diagnostic_class|diagnostic_subclass
+_PTBXL_STATEMENTS = _table('ptbxl_statements.psv')   # in ecgnb/tables/, shipped with the package
 
 # %% ../nbs/01b_physionet.ipynb #99e07747
 _PTBXL_ST_COLUMNS = ('description', 'diagnostic', 'form', 'rhythm', 'diagnostic_class', 'diagnostic_subclass', 'Statement Category',
@@ -401,142 +337,11 @@ def ptbxl_split(patients:Sequence[str],  # patient id of each record (repeats al
 
 # %% ../nbs/01b_physionet.ipynb #9e96f750
 # dx_mapping_scored.csv, https://github.com/physionetchallenges/evaluation-2021: SNOMED CT code, abbreviation, diagnosis
-_DX_SCORED = """164889003,AF,atrial fibrillation
-164890007,AFL,atrial flutter
-6374002,BBB,bundle branch block
-426627000,Brady,bradycardia
-733534002,CLBBB,complete left bundle branch block
-713427006,CRBBB,complete right bundle branch block
-270492004,IAVB,1st degree av block
-713426002,IRBBB,incomplete right bundle branch block
-39732003,LAD,left axis deviation
-445118002,LAnFB,left anterior fascicular block
-164909002,LBBB,left bundle branch block
-251146004,LQRSV,low qrs voltages
-698252002,NSIVCB,nonspecific intraventricular conduction disorder
-426783006,NSR,sinus rhythm
-284470004,PAC,premature atrial contraction
-10370003,PR,pacing rhythm
-365413008,PRWP,poor R wave Progression
-427172004,PVC,premature ventricular contractions
-164947007,LPR,prolonged pr interval
-111975006,LQT,prolonged qt interval
-164917005,QAb,qwave abnormal
-47665007,RAD,right axis deviation
-59118001,RBBB,right bundle branch block
-427393009,SA,sinus arrhythmia
-426177001,SB,sinus bradycardia
-427084000,STach,sinus tachycardia
-63593006,SVPB,supraventricular premature beats
-164934002,TAb,t wave abnormal
-59931005,TInv,t wave inversion
-17338001,VPB,ventricular premature beats"""
+_DX_SCORED = _table('cinc2020_dx_scored.csv')   # in ecgnb/tables/, shipped with the package
 
 # %% ../nbs/01b_physionet.ipynb #2cad988e
 # dx_mapping_unscored.csv, same repository and columns
-_DX_UNSCORED = """233892002,AAR,accelerated atrial escape rhythm
-164951009,abQRS,abnormal QRS
-251187003,AED,atrial escape beat
-61277005,AIVR,accelerated idioventricular rhythm
-426664006,AJR,accelerated junctional rhythm
-251139008,ALR,suspect arm ecg leads reversed
-57054005,AMI,acute myocardial infarction
-413444003,AMIs,acute myocardial ischemia
-426434006,AnMIs,anterior ischemia
-54329005,AnMI,anterior myocardial infarction
-251173003,AB,atrial bigeminy
-195080001,AFAFL,atrial fibrillation and flutter
-195126007,AH,atrial hypertrophy
-251268003,AP,atrial pacing pattern
-106068003,ARH,atrial rhythm
-713422000,ATach,atrial tachycardia
-233917008,AVB,av block
-50799005,AVD,atrioventricular dissociation
-29320008,AVJR,atrioventricular junctional rhythm
-251166008,AVNRT,atrioventricular node reentrant tachycardia
-233897008,AVRT,atrioventricular reentrant tachycardia
-251170000,BPAC,blocked premature atrial contraction
-418818005,BRU,brugada
-74615001,BTS,brady tachy syndrome
-426749004,CAF,chronic atrial fibrillation
-251199005,CCR,counterclockwise rotation
-61721007,CVCL/CCVCL,clockwise or counterclockwise vectorcardiographic loop
-698247007,CD,cardiac dysrhythmia
-27885002,CHB,complete heart block
-204384007,CIAHB,congenital incomplete atrioventricular heart block
-53741008,CHD,coronary heart disease
-413844008,CMI,chronic myocardial ischemia
-251198002,CR,clockwise rotation
-82226007,DIB,diffuse intraventricular block
-428417006,ERe,early repolarization
-13640000,FB,fusion beats
-164942001,FQRS,fqrs wave
-84114007,HF,heart failure
-368009,HVD,heart valve disorder
-251259000,HTV,high t-voltage
-251200008,ICA,indeterminate cardiac axis
-195042002,IIAVB,2nd degree av block
-426183003,IIAVBII,mobitz type II atrioventricular block
-425419005,IIs,inferior ischaemia
-251120003,ILBBB,incomplete left bundle branch block
-704997005,ISTD,inferior ST segment depression
-49260003,IR,idioventricular rhythm
-426995002,JE,junctional escape
-251164006,JPC,junctional premature complex
-426648003,JTach,junctional tachycardia
-253352002,LAA,left atrial abnormality
-67741000119109,LAE,left atrial enlargement
-446813000,LAH,left atrial hypertrophy
-425623009,LIs,lateral ischaemia
-445211001,LPFB,left posterior fascicular block
-164873001,LVH,left ventricular hypertrophy
-55827005,LVHV,left ventricular high voltage
-370365005,LVS,left ventricular strain
-164865005,MI,myocardial infarction
-164861001,MIs,myocardial ischemia
-54016002,MoI,mobitz type i wenckebach atrioventricular block
-428750005,NSSTTA,nonspecific st t abnormality
-164867002,OldMI,old myocardial infarction
-282825002,PAF,paroxysmal atrial fibrillation
-251205003,PPW,prolonged P wave
-67198005,PSVT,paroxysmal supraventricular tachycardia
-425856008,PVT,paroxysmal ventricular tachycardia
-164912004,PWC,p wave change
-253339007,RAAb,right atrial abnormality
-164921003,RAb,r wave abnormal
-446358003,RAH,right atrial hypertrophy
-67751000119106,RAHV,right atrial high voltage
-314208002,RAF,rapid atrial fibrillation
-89792004,RVH,right ventricular hypertrophy
-17366009,SAAWR,sinus atrium to atrial wandering rhythm
-65778007,SAB,sinoatrial block
-5609005,SARR,sinus arrest
-60423000,SND,sinus node dysfunction
-49578007,SPRI,shortened pr interval
-77867006,SQT,decreased qt interval
-55930002,STC,s t changes
-429622005,STD,st depression
-164931005,STE,st elevation
-164930006,STIAb,st interval abnormal
-251168009,SVB,supraventricular bigeminy
-426761007,SVT,supraventricular tachycardia
-266257000,TIA,transient ischemic attack
-251223006,TPW,tall p wave
-164937009,UAb,u wave abnormal
-11157007,VBig,ventricular bigeminy
-164884008,VEB,ventricular ectopics
-75532003,VEsB,ventricular escape beat
-81898007,VEsR,ventricular escape rhythm
-164896001,VF,ventricular fibrillation
-111288001,VFL,ventricular flutter
-266249003,VH,ventricular hypertrophy
-195060002,VPEx,ventricular pre excitation
-251266004,VPP,ventricular pacing pattern
-251182009,VPVC,paired ventricular premature complexes
-164895002,VTach,ventricular tachycardia
-251180001,VTrig,ventricular trigeminy
-195101003,WAP,wandering atrial pacemaker
-74390002,WPW,wolff parkinson white pattern"""
+_DX_UNSCORED = _table('cinc2020_dx_unscored.csv')   # in ecgnb/tables/, shipped with the package
 
 # %% ../nbs/01b_physionet.ipynb #c4baee47
 def _dx_table(text:str)->dict[str, tuple[str, str]]: return {c: (a, n) for c, a, n in (l.split(',', 2) for l in text.splitlines())}
