@@ -613,6 +613,16 @@ def _same_settings(shards:Sequence[Path], reports:Sequence[dict])->dict:
             raise ECGError(f"{s}: prepared with other settings than {shards[0]} ({', '.join(diff)})")
     return ref
 
+# %% ../nbs/05_prepare.ipynb #e49e0c01
+def _merged_counts(reports:list[dict])->tuple[Counter, list]:
+    "The shards' record and window counts added up, and their skipped records in file order."
+    stats = Counter()
+    for r in reports:
+        stats.update({k: v for k, v in r['records'].items() if k in ('listed', 'processed', 'bad', 'short', 'padded')})
+        stats.update(without_windows=r['records']['without_windows'], hours=r['hours'], **{f"dropped_{k}": v for k, v in r['dropped'].items()})
+    stats['empty'], stats['listed'] = stats.pop('without_windows'), max(r['records']['listed'] for r in reports)
+    return stats, sorted((s for r in reports for s in r['skipped']), key=lambda s: s['file'])
+
 # %% ../nbs/05_prepare.ipynb #b799e788
 def merge(shards:Sequence[Path|str],  # prepared folders (shards) to merge
           out:Path|str,               # merged processed folder to (re)create
@@ -631,12 +641,7 @@ def merge(shards:Sequence[Path|str],  # prepared folders (shards) to merge
     shapes = {tuple(r['shape'][1:]) for r in reports}
     if len(shapes) > 1: raise ECGError(f"shards differ in window shape: {sorted(shapes)}")
     vocab = label_vocab(l for s in shards for l in json.loads((s/'labels.json').read_text())['labels'])
-    stats = Counter()
-    for r in reports:
-        stats.update({k: v for k, v in r['records'].items() if k in ('listed', 'processed', 'bad', 'short', 'padded')})
-        stats.update(without_windows=r['records']['without_windows'], hours=r['hours'], **{f"dropped_{k}": v for k, v in r['dropped'].items()})
-    stats['empty'], stats['listed'] = stats.pop('without_windows'), max(r['records']['listed'] for r in reports)
-    skipped = sorted((s for r in reports for s in r['skipped']), key=lambda s: s['file'])
+    stats, skipped = _merged_counts(reports)
     readers = [NpyRows(s/'X.npy') for s in shards]
     try:
         with atomic_dir(out) as t:
@@ -701,6 +706,15 @@ def _rate(sampling_rate:float|None, sr:float|None)->float:
 def _lead(lead:str|None):
     return int(lead) if isinstance(lead, str) and lead.lstrip('-').isdigit() else lead
 
+# %% ../nbs/05_prepare.ipynb #e49e0c02
+def _generate_cli(out:str, input_dir:str|None, n_samples:int, duration:float, fs:float, seed:int, force:bool)->int:
+    "`prepare --generate-synthetic`: write the synthetic raw records (or find them there) and say so."
+    if input_dir: raise ECGError('--generate-synthetic writes raw records; it takes no --input-dir')
+    path, done = generate(out, n_samples=n_samples, duration=duration, fs=fs, seed=seed, force=force)
+    n = len(json.loads((path/'labels.json').read_text()))
+    print(f"{'wrote' if done else 'up to date:'} {n} synthetic records in {path}" + ('' if done else ' (--force to redo)'))
+    return 0
+
 # %% ../nbs/05_prepare.ipynb #8ea5251d
 def prepare_cli(out:str,                         # output folder: raw records with --generate-synthetic, else processed windows
                 input_dir:str=None,              # folder of raw records with a labels.json (or a labels file elsewhere)
@@ -731,12 +745,7 @@ def prepare_cli(out:str,                         # output folder: raw records wi
                )->int:
     "Generate synthetic raw records, or turn a folder of raw records into training windows."
     fs = _rate(sampling_rate, sr)
-    if generate_synthetic:
-        if input_dir: raise ECGError('--generate-synthetic writes raw records; it takes no --input-dir')
-        path, done = generate(out, n_samples=n_samples, duration=duration, fs=fs, seed=seed, force=force)
-        n = len(json.loads((path/'labels.json').read_text()))
-        print(f"{'wrote' if done else 'up to date:'} {n} synthetic records in {path}" + ('' if done else ' (--force to redo)'))
-        return 0
+    if generate_synthetic: return _generate_cli(out, input_dir, n_samples, duration, fs, seed, force)
     if not input_dir: raise ECGError('give --input-dir (raw records to prepare) or --generate-synthetic')
     if pseudonymize and keep_phi: raise ECGError('--pseudonymize and --keep-phi contradict each other')
     try: fr = [float(f) for f in fractions.split(',')]
