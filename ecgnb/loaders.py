@@ -224,25 +224,31 @@ def _is_multi_segment(p:Path)->bool:
             if line and not line.startswith(b'#'): return b'/' in line.split()[0]
     return False
 
+# %% ../nbs/01_loaders.ipynb #a1d0f001
+def _read_wfdb_plain(p:Path, hd:dict, lead, fs, keep_phi:bool, annotations:bool)->Record|None:
+    "A plain WFDB record read by our own reader (`hd` from `_wfdb_header`), or None to defer to wfdb."
+    rec = str(p)[:-4]
+    names, units = [s['name'] for s in hd['sigs']], [s['units'] for s in hd['sigs']]
+    idx, missing = pick_leads(names, units, lead, p), []
+    if isinstance(lead, str) and lead.lower() == 'all':
+        missing = [names[i] for i in idx if not (p.parent / hd['sigs'][i]['file']).exists()]
+        idx = [i for i in idx if names[i] not in missing] or idx
+    if (x := _read_wfdb_fast(p, hd, idx)) is not None:
+        if fs is not None and abs(float(fs) - hd['fs']) > 1e-6 * hd['fs']: raise ECGDataError(p, f"fs={fs} was given but the header says {hd['fs']:g} Hz")
+        meta = dict(format='wfdb', reader='ecgnb', record=hd['record'], n_channels=len(names), sig_len=hd['n'], multi_segment=False,
+                    fmt=[hd['sigs'][i]['fmt'] for i in idx], adc_gain=[hd['sigs'][i]['gain'] for i in idx])
+        if missing: meta['missing_leads'] = missing
+        if keep_phi: meta['phi'] = dict(comments=hd['comments'], base_date=hd['base_date'], base_time=hd['base_time'])
+        ann = _wfdb_annotations(rec, hd['fs']) if annotations else []
+        return _finish(p, x, hd['fs'], [names[i] for i in idx], [units[i] for i in idx], meta, ann)
+    return None
+
 # %% ../nbs/01_loaders.ipynb #739d9078
 def _read_wfdb(p:Path, lead=None, fs=None, keep_phi=False, annotations=True)->Record:
     "Read a WFDB record (`.hea` + `.dat`/`.mat`, single or multi-segment)."
     import wfdb
     rec = str(p)[:-4]
-    if (hd := _wfdb_header(p)) is not None:   # our reader for plain records
-        names, units = [s['name'] for s in hd['sigs']], [s['units'] for s in hd['sigs']]
-        idx, missing = pick_leads(names, units, lead, p), []
-        if isinstance(lead, str) and lead.lower() == 'all':
-            missing = [names[i] for i in idx if not (p.parent / hd['sigs'][i]['file']).exists()]
-            idx = [i for i in idx if names[i] not in missing] or idx
-        if (x := _read_wfdb_fast(p, hd, idx)) is not None:
-            if fs is not None and abs(float(fs) - hd['fs']) > 1e-6 * hd['fs']: raise ECGDataError(p, f"fs={fs} was given but the header says {hd['fs']:g} Hz")
-            meta = dict(format='wfdb', reader='ecgnb', record=hd['record'], n_channels=len(names), sig_len=hd['n'], multi_segment=False,
-                        fmt=[hd['sigs'][i]['fmt'] for i in idx], adc_gain=[hd['sigs'][i]['gain'] for i in idx])
-            if missing: meta['missing_leads'] = missing
-            if keep_phi: meta['phi'] = dict(comments=hd['comments'], base_date=hd['base_date'], base_time=hd['base_time'])
-            ann = _wfdb_annotations(rec, hd['fs']) if annotations else []
-            return _finish(p, x, hd['fs'], [names[i] for i in idx], [units[i] for i in idx], meta, ann)
+    if (hd := _wfdb_header(p)) is not None and (r := _read_wfdb_plain(p, hd, lead, fs, keep_phi, annotations)) is not None: return r
     if not _is_multi_segment(p):   # wfdb: one call reads header and all channels
         try: h = wfdb.rdrecord(rec, physical=False, return_res=32)
         except Exception: h = None
@@ -435,9 +441,9 @@ def _floats(fields:list[str])->bool:
     try: [float(s) for s in fields]; return True
     except ValueError: return False
 
-# %% ../nbs/01_loaders.ipynb #cac12e11
-def _read_csv(p:Path, lead=None, fs=None, keep_phi=False, annotations=True)->Record:
-    "Read a text file of one value column or time + value columns."
+# %% ../nbs/01_loaders.ipynb #a1d0f002
+def _csv_table(p:Path)->tuple[np.ndarray, list|None, str|None]:
+    "The numbers of a text table (rows x columns), its header (None without one) and its delimiter."
     raw = p.read_bytes()
     if b'\0' in raw[:4096]: raise ECGDataError(p, 'binary data, not a text file')
     try: text = raw.decode('utf-8-sig')
@@ -459,6 +465,12 @@ def _read_csv(p:Path, lead=None, fs=None, keep_phi=False, annotations=True)->Rec
         row = next((i for i, l in enumerate(body) if not _floats([s.strip() for s in split(l)])), None)
         if row is not None: raise ECGDataError(p, f'line {row + 1 + bool(header)}: not numeric: {body[row][:40]!r}')
         raise ECGDataError(p, f'malformed table: {e}')
+    return a, header, d
+
+# %% ../nbs/01_loaders.ipynb #cac12e11
+def _read_csv(p:Path, lead=None, fs=None, keep_phi=False, annotations=True)->Record:
+    "Read a text file of one value column or time + value columns."
+    a, header, d = _csv_table(p)
     ncol = a.shape[1]
     names = header if header and len(header) == ncol else [f'ch{i + 1}' for i in range(ncol)]
     if header and len(header) != ncol: raise ECGDataError(p, f'header has {len(header)} columns, data has {ncol}')
