@@ -199,20 +199,20 @@ def _resume(cfg:TrainConfig, last:Path, data_hash:str, model, opt, sched, device
     return m['history'], m['best'], m['bad_epochs'], ck['epoch'] + 1
 
 # %% ../nbs/07_train.ipynb #9a1f0c06
-def _train_epoch(net, loader, lossf, opt, sched, device, bar_desc:str, quiet:bool)->tuple[float, int]:
-    "One pass over `loader`: (summed loss, windows)."
-    net.train(); total, n = 0.0, 0
+def _train_epoch(net, loader, lossf, opt, sched, device, bar_desc:str, quiet:bool)->tuple[float, int, float]:
+    "One pass over `loader`: (summed loss, windows, seconds)."
+    net.train(); total, n, t0 = 0.0, 0, time.time()
     for xb, yb in _progress(loader, bar_desc, quiet):
         xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
         loss = lossf(net(xb), yb)
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
         total += loss.item()*len(xb); n += len(xb)
-    return total, n
+    return total, n, time.time() - t0
 
 # %% ../nbs/07_train.ipynb #2dc164d4
-def _epoch_row(epoch:int, sums:tuple, secs:float, opt, world:int)->dict:
-    "The epoch's training row, its loss and speed added up over all ranks."
-    stats = torch.tensor(sums, dtype=torch.float64)
+def _epoch_row(epoch:int, sums:tuple, opt, world:int)->dict:
+    "The epoch's training row from `_train_epoch`'s sums, its loss and speed added up over all ranks."
+    stats, secs = torch.tensor(sums[:2], dtype=torch.float64), sums[2]
     if world > 1: dist.all_reduce(stats)
     return dict(epoch=epoch, train_loss=float(stats[0]/max(stats[1], 1)), lr=float(opt.param_groups[0]['lr']),
                 windows_per_s=float(stats[1]/max(secs, 1e-9)), seconds=round(secs, 3))
@@ -245,6 +245,32 @@ def _epoch_line(cfg:TrainConfig, row:dict, tag:str, improved:bool)->str:
     return (f"epoch {row['epoch']+1:>3}/{cfg.epochs}{tag}  loss {row['train_loss']:.4f}  val loss {row['val_loss']:.4f}  "
             f"val macro-F1 {row['val_macro_f1']:.3f}  lr {row['lr']:.2e}  {row['windows_per_s']:.0f} win/s" + ('  *' if improved else ''))
 
+# %% ../nbs/07_train.ipynb #a7f1c002
+def _training_parts(cfg:TrainConfig, data:Processed, train:ECGWindows, n_labels:int, multilabel:bool, device, rank:int, world:int)->tuple:
+    "(model, loss, sampler, loader, optimiser, schedule) of a run, the model initialised from `cfg.seed`."
+    torch.manual_seed(cfg.seed)
+    model = make_model(cfg.model, data.n_leads, n_labels).to(device)
+    lossf = _loss_fn(multilabel, class_weights(train.y, multilabel).to(device) if cfg.balance == 'weights' else None)
+    sampler = EpochSampler(len(train), cfg.seed, weights=balance_weights(train.y) if cfg.balance == 'oversample' else None, rank=rank, world=world)
+    loader = DataLoader(train, batch_size=cfg.batch, sampler=sampler, num_workers=0, drop_last=len(sampler) > cfg.batch)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return model, lossf, sampler, loader, opt, _scheduler(opt, cfg.lr, cfg.epochs*len(loader))
+
+def _start(cfg:TrainConfig, save:Path, data_hash:str, model, opt, sched, device, rank:int, tag:str)->tuple:
+    "(history, best, epochs without improvement, first epoch): after the last checkpoint when resuming from one, else fresh."
+    if cfg.resume and _last_path(save).exists():
+        state = _resume(cfg, _last_path(save), data_hash, model, opt, sched, device)
+        if rank == 0 and not cfg.quiet: print(f"resuming{tag} after epoch {state[3]} of {cfg.epochs} from {_last_path(save)}")
+        return state
+    if cfg.resume and rank == 0: print(f"--resume: no {_last_path(save)} yet, starting{tag} from scratch")
+    return [], None, 0, 0
+
+def _track(row:dict, best:dict|None, bad:int)->tuple[bool, dict|None, int]:
+    "(improved, best, epochs without improvement) after an epoch's validation row."
+    if _better(row['val_macro_f1'], row['val_loss'], best):
+        return True, dict(epoch=row['epoch'], score=row['val_macro_f1'], loss=row['val_loss'], auroc=row['val_macro_auroc']), 0
+    return False, best, bad + 1
+
 # %% ../nbs/07_train.ipynb #88c41a4d
 def fit(cfg:TrainConfig,             # the run's configuration
         data:Processed,              # the processed folder
@@ -262,34 +288,21 @@ def fit(cfg:TrainConfig,             # the run's configuration
     train = ECGWindows(data, sorted(train_pats), columns=labels, seed=cfg.seed, transform=_augmenter(cfg, data.fs))
     val_idx, val_y = _val_windows(data, val_pats, cols, multilabel)
     if len(train) == 0 or len(val_idx) == 0: raise ECGError(f"{data.path}: empty split (train {len(train)}, val {len(val_idx)} windows)")
-    torch.manual_seed(cfg.seed)
-    model = make_model(cfg.model, data.n_leads, len(labels)).to(device)
-    lossf = _loss_fn(multilabel, class_weights(train.y, multilabel).to(device) if cfg.balance == 'weights' else None)
-    sampler = EpochSampler(len(train), cfg.seed, weights=balance_weights(train.y) if cfg.balance == 'oversample' else None, rank=rank, world=world)
-    loader = DataLoader(train, batch_size=cfg.batch, sampler=sampler, num_workers=0, drop_last=len(sampler) > cfg.batch)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = _scheduler(opt, cfg.lr, cfg.epochs*len(loader))
+    model, lossf, sampler, loader, opt, sched = _training_parts(cfg, data, train, len(labels), multilabel, device, rank, world)
     meta = dict(labels=labels, multilabel=multilabel, preprocess=data.preprocess, window=data.window, leads=data.leads,
                 data_hash=data.data_hash(), config=asdict(cfg), lineage=training_lineage(data))
-    hist, best, bad, start = [], None, 0, 0
-    if cfg.resume and _last_path(save).exists():
-        hist, best, bad, start = _resume(cfg, _last_path(save), meta['data_hash'], model, opt, sched, device)
-        if rank == 0 and not cfg.quiet: print(f"resuming{tag} after epoch {start} of {cfg.epochs} from {_last_path(save)}")
-    elif cfg.resume and rank == 0: print(f"--resume: no {_last_path(save)} yet, starting{tag} from scratch")
+    hist, best, bad, start = _start(cfg, save, meta['data_hash'], model, opt, sched, device, rank, tag)
     net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == 'cuda' else None) if world > 1 else model
     log = _Loggers(cfg, log_dir, rank == 0, start, tag)
     stopped, t_all = False, time.time()
     for epoch in range(start, cfg.epochs):
         if bad >= cfg.patience: stopped = True; break
         sampler.set_epoch(epoch); train.set_epoch(epoch)
-        t0 = time.time()
         sums = _train_epoch(net, loader, lossf, opt, sched, device, f"epoch {epoch+1}/{cfg.epochs}{tag}", rank != 0 or cfg.quiet)
-        row = _epoch_row(epoch, sums, time.time() - t0, opt, world)
+        row = _epoch_row(epoch, sums, opt, world)
         if rank == 0: row |= _validate(model, data, val_idx, val_y, labels, multilabel, device)
         row = _broadcast(row, world)
-        improved = _better(row['val_macro_f1'], row['val_loss'], best)
-        if improved: best, bad = dict(epoch=epoch, score=row['val_macro_f1'], loss=row['val_loss'], auroc=row['val_macro_auroc']), 0
-        else: bad += 1
+        improved, best, bad = _track(row, best, bad)
         hist.append(row)
         if rank == 0:
             _log_epoch(log, row, epoch)
@@ -298,8 +311,7 @@ def fit(cfg:TrainConfig,             # the run's configuration
             if not cfg.quiet: print(_epoch_line(cfg, row, tag, improved), flush=True)
         if world > 1: dist.barrier()
         if _stop_after is not None and epoch + 1 >= _stop_after: log.close(); raise KeyboardInterrupt(f"stopped after epoch {epoch+1}")
-    if best is not None and bad >= cfg.patience and len(hist) < cfg.epochs: stopped = True
-    res = dict(history=hist, best=best, stopped_early=stopped, labels=labels, multilabel=multilabel, seconds=round(time.time()-t_all, 2),
+    res = dict(history=hist, best=best, stopped_early=stopped or (best is not None and bad >= cfg.patience and len(hist) < cfg.epochs), labels=labels, multilabel=multilabel, seconds=round(time.time()-t_all, 2),
                n_windows=dict(train=len(train), val=len(val_idx)), n_params=n_params(model))
     if rank == 0: res |= _finish(save, data, val_idx, val_y, labels, multilabel, device, log)
     log.close()
