@@ -57,7 +57,7 @@ clean-nbs: $(STAMP)
 # notebooks read (cell and function sizes, examples after functions, saved figures: issue 16's measures).
 check-sync: $(STAMP)
 	$(BIN)/python .ci/check_sync.py
-	$(BIN)/python .ci/nb_measures.py
+	$(BIN)/python .ci/nb_measures.py --check
 
 nbtest: $(STAMP)
 	$(BIN)/nbdev_test --n_workers 2 --timing $(NBTEST_ARGS)

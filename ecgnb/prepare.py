@@ -499,6 +499,41 @@ def _no_windows(input_dir:Path, skipped:list, n:int)->ECGError:
     first = f"; first: {skipped[0]['file']}: {skipped[0]['reason']}" if skipped else ''
     return ECGError(f"{input_dir}: no windows to write ({len(skipped)} of {n} records skipped{first})")
 
+# %% ../nbs/05_prepare.ipynb #b7d2e002
+def _claim_out(out:Path, entries:list, input_dir:Path, labels_file:Path):
+    "Check that `out` may be replaced (it holds none of the inputs) and clear what an earlier killed run left."
+    roots = {e.path.parent for e in entries} | ({input_dir} if labels_file != input_dir else set())
+    check_out(out, roots, files=[labels_file])
+    clean_stale(out)
+
+def _input_hashes(labels_file:Path, entries:list, config:dict)->tuple[dict, dict, str]:
+    "Each record's files, the SHA-256 of every input file, and the input hash of the run."
+    groups = record_groups(e.path for e in entries)
+    hashes = {f: file_sha256(f) for f in [labels_file, *sorted({f for fs in groups.values() for f in fs})]}
+    return groups, hashes, input_hash(labels_file, [e.path for e in entries], config, hashes)
+
+def _selection(entries:list, si:int, sn:int, require_consent:bool, labels_file:Path)->tuple[dict, list, list, list]:
+    "(records left out for consent, label vocabulary, this shard's entries, the entries it processes)."
+    left = {e.file: k for e in entries if _left_out(k := consent_kind(e.consent), require_consent)}
+    vocab = label_vocab(l for e in entries if e.file not in left for l in _entry_labels(e))
+    if bad := [l for l in vocab if ';' in l]: raise ECGDataError(labels_file, f"label names must not contain ';': {bad}")
+    shard_entries = entries[si::sn]
+    return left, vocab, shard_entries, [e for e in shard_entries if e.file not in left]
+
+def _run_records(t:Path, mine:list, pids:list, vocab:list, pre:Preprocess, opts:dict, workers:int, progress:bool, strict:bool, root:Path):
+    "Cut `mine` into windows in worker processes and collect them in record order into `t` (`_collect`'s results)."
+    tasks = ((e.file, str(e.path), list(e.labels), e.fs, e.lead if opts['lead'] is None else opts['lead'], e.segments) for e in mine)
+    cfg = dict(preprocess=pre.to_dict(), short_policy=opts['short_policy'], min_quality=opts['min_quality'])
+    results = ordered_map(_prepare_record, tasks, workers, initializer=_init_worker, initargs=(cfg,),
+                          chunk=max(1, min(8, len(mine)//(8*workers))))   # at least 8 chunks a worker
+    with contextlib.closing(results):
+        bar = tqdm(results, total=len(mine), desc='prepare', unit='rec', disable=None if progress else True, file=sys.stderr)
+        return _collect(t, zip(pids, bar), vocab, pre.window_samples, strict, root)
+
+def _own_folds(mine:list, pid:dict)->dict|None:
+    "Each (pseudonymised) patient's own fold, when every record has a `strat_fold`; else None."
+    return {pid[e.file]: e.strat_fold for e in mine} if all(e.strat_fold is not None for e in mine) else None
+
 # %% ../nbs/05_prepare.ipynb #69914cf3
 def prepare(input_dir:Path|str,              # folder of raw records with a labels.json, or the labels file itself
             out:Path|str,                    # processed folder to (re)create
@@ -519,44 +554,29 @@ def prepare(input_dir:Path|str,              # folder of raw records with a labe
             progress:bool=True               # show a progress bar (on a terminal)
            )->dict:                          # the report (also written to report.json)
     "Turn a folder of labelled raw records into a processed folder of windows; returns the report."
-    t0 = time.perf_counter()
-    input_dir, out, pre = Path(input_dir), Path(out), preprocess or Preprocess()
+    t0, input_dir, out, pre = time.perf_counter(), Path(input_dir), Path(out), preprocess or Preprocess()
     labels_file = _check_args(input_dir, short_policy, min_quality, folds)
     fractions, (si, sn) = _check_fractions(fractions), _parse_shard(shard)
     entries = sorted(read_labels(input_dir), key=lambda e: e.file)
-    roots = {e.path.parent for e in entries} | ({input_dir} if labels_file != input_dir else set())
-    check_out(out, roots, files=[labels_file])
-    clean_stale(out)
+    _claim_out(out, entries, input_dir, labels_file)
     salt = None if keep_phi else load_salt(salt_file)
     config = dict(ecgnb=ecgnb.__version__, preprocess=pre.to_dict(), lead=lead, min_quality=min_quality, short_policy=short_policy,
                   fractions=list(fractions), folds=folds, seed=seed, shard=f"{si}/{sn}", pseudonyms=salt and pseudonymize('ecgnb salt check', salt),
                   **({'require_consent': True} if require_consent else {}))   # only then: outputs without consent fields stay as they were
-    groups = record_groups(e.path for e in entries)
-    hashes = {f: file_sha256(f) for f in [labels_file, *sorted({f for fs in groups.values() for f in fs})]}
-    key = input_hash(labels_file, [e.path for e in entries], config, hashes)
+    groups, hashes, key = _input_hashes(labels_file, entries, config)
     if not force and (old := _up_to_date(out, key)): return old | {'up_to_date': True}
-    left = {e.file: k for e in entries if _left_out(k := consent_kind(e.consent), require_consent)}
-    vocab = label_vocab(l for e in entries if e.file not in left for l in _entry_labels(e))
-    if bad := [l for l in vocab if ';' in l]: raise ECGDataError(labels_file, f"label names must not contain ';': {bad}")
-    shard_entries = entries[si::sn]
-    mine = [e for e in shard_entries if e.file not in left]
-    tasks = ((e.file, str(e.path), list(e.labels), e.fs, e.lead if lead is None else lead, e.segments) for e in mine)
+    left, vocab, shard_entries, mine = _selection(entries, si, sn, require_consent, labels_file)
     workers = max(1, min(workers or os.cpu_count() or 1, len(mine)))
-    cfg = dict(preprocess=pre.to_dict(), short_policy=short_policy, min_quality=min_quality)
+    pid = {e.file: e.patient_id if keep_phi else pseudonymize(e.patient_id, salt) for e in mine}
     with atomic_dir(out) as t:
         claim_tmp(t)
-        results = ordered_map(_prepare_record, tasks, workers, initializer=_init_worker, initargs=(cfg,),
-                              chunk=max(1, min(8, len(mine)//(8*workers))))   # at least 8 chunks a worker
-        with contextlib.closing(results):
-            bar = tqdm(results, total=len(mine), desc='prepare', unit='rec', disable=None if progress else True, file=sys.stderr)
-            pid = {e.file: e.patient_id if keep_phi else pseudonymize(e.patient_id, salt) for e in mine}
-            w, skipped, stats, outcome = _collect(t, zip((pid[e.file] for e in mine), bar), vocab, pre.window_samples, strict, input_dir)
+        w, skipped, stats, outcome = _run_records(t, mine, [pid[e.file] for e in mine], vocab, pre, dict(lead=lead, short_policy=short_policy,
+                                                  min_quality=min_quality), workers, progress, strict, input_dir)
         if not w.n: raise _no_windows(input_dir, skipped, len(mine))
         stats.update(listed=len(entries), processed=len(mine))
         lin = [lineage_entry(e, groups[e.path], hashes, salt, *(('left out', 0) if e.file in left else outcome[e.file])) for e in shard_entries]
         _release(t)
-        strat = {pid[e.file]: e.strat_fold for e in mine} if all(e.strat_fold is not None for e in mine) else None
-        report = _report(t, w, pre.to_dict(), skipped, stats, config, t0, strat, input_hash=key, workers=workers,
+        report = _report(t, w, pre.to_dict(), skipped, stats, config, t0, _own_folds(mine, pid), input_hash=key, workers=workers,
                          consent=consent_summary(lin, require_consent))
         write_lineage(t, report, lin, hashes[labels_file], keyed=salt is not None)
     return report
