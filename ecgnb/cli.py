@@ -112,3 +112,9 @@ def sh(*args)->None:
     args = [str(a) for a in args]
     print('$ ecgnb ' + ' '.join(args), flush=True)
     if code := main(args): raise ECGError(f"ecgnb {args[0]} exited with status {code}")
+
+# %% ../nbs/12_cli.ipynb #c11a0002
+if __name__ == '__main__' and 'ipykernel' not in sys.modules and not hasattr(sys, 'ps1'):
+    _rc = main()
+    if int(os.environ.get('WORLD_SIZE', '1')) > 1: sys.stdout.flush(); sys.stderr.flush(); os._exit(_rc or 0)
+    sys.exit(_rc)

@@ -456,13 +456,6 @@ def _mean_sd(v):
 
 def _fmt(v): return 'n/a' if v is None else f"{v:.3f}"
 
-# %% ../nbs/07_train.ipynb #73c4a271
-if __name__ == '__main__' and 'ipykernel' not in sys.modules and not hasattr(sys, 'ps1'):
-    from ecgnb.cli import main as _main
-    _rc = _main(['train', *sys.argv[1:]])
-    if _dist_info()[1] > 1: sys.stdout.flush(); sys.stderr.flush(); os._exit(_rc or 0)
-    sys.exit(_rc)
-
 # %% ../nbs/07_train.ipynb #f7c0a102
 def cross_validate(cfg:TrainConfig,    # the run's configuration (`save` names the fold checkpoints)
                    data:Processed,      # the processed folder

@@ -73,7 +73,7 @@ def test_torchrun_two_processes(toy_learnable, tmp_path):
     torchrun = BIN/'torchrun'
     if not torchrun.exists(): pytest.skip('torchrun is not installed in this environment')
     env = os.environ | {'OMP_NUM_THREADS': '1', 'PYTHONFAULTHANDLER': '1'}   # a rank that aborts prints where each of its threads was
-    r = subprocess.run([str(torchrun), '--standalone', '--nproc_per_node=2', '-m', 'ecgnb.train', '--data', str(toy_learnable),
+    r = subprocess.run([str(torchrun), '--standalone', '--nproc_per_node=2', '-m', 'ecgnb.cli', 'train', '--data', str(toy_learnable),
                         '--epochs', '8', '--batch', '8', '--save', str(tmp_path/'d.pt'), '--seed', '1', '--quiet'],
                        capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, f"exit {r.returncode}: {r.stderr[-8000:]}"
