@@ -8,7 +8,7 @@ import json, math
 from pathlib import Path
 import numpy as np
 from fastcore.script import Param
-from .core import ECGError, ECGDataError, STARTER_LABELS, atomic_dir, atomic_write, file_sha256
+from .core import ECGError, STARTER_LABELS, atomic_dir, atomic_write, file_sha256
 from .signal import bandpass
 from .measures import detect_rpeaks, heart_rate, hrv_features, signal_quality, st_level, j_point_st, match_beats, p_wave_presence, p_wave_snr, qrs_width
 from .synth import synth_ecg, save_synth, ST_SHAPES
@@ -180,7 +180,7 @@ def st_elevation_12(x:np.ndarray,        # (leads, n) in mV
     m = j_point_st(x, fs, peaks) if pairs else None
     if m is None: return None
     if m['qrs_s'] > 0.2: return dict(elevated=False, pairs=[], st_mv=float('nan'), st_leads='', qrs_s=float(m['qrs_s']),
-                                     rule=f"ST not judged: no J point within 200 ms of QRS onset (noise or a very wide complex)")
+                                     rule="ST not judged: no J point within 200 ms of QRS onset (noise or a very wide complex)")
     level = {a: float(m['st'][at[a.upper()]]) for p in pairs for a in p}
     wide = m['qrs_s'] >= 0.12
     def meets(a): return level[a] >= j_threshold(a, age, sex) and (not wide or m['polarity'][at[a.upper()]] > 0)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_docs.ipynb #e760dea3
 from __future__ import annotations
-import argparse, html, json, re, shutil, sys
+import argparse, html, json, re, shutil
 from pathlib import Path
 import nbformat
 from nbconvert import HTMLExporter, MarkdownExporter

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_train.ipynb #5d1399cc
 from __future__ import annotations
-import json, math, os, sys, time
+import json, os, sys, time
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 import numpy as np, pandas as pd
