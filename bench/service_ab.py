@@ -13,7 +13,7 @@ import argparse, json, os, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np, orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from service_bench import BIN, HERE, batch_rate, ecg_5s, free_port, start, stop, wrk
+from service_bench import BIN, HERE, batch_rate, ecg_5s, free_port, save_result, start, stop, wrk
 
 def stages(pythonpath:str|None, model:str)->dict:
     "Per-stage microseconds of one /infer request, timed in a fresh process of that revision."
@@ -53,8 +53,6 @@ def main():
             finally: stop(p)
             print(r, name, row[name]['rps'], row.get(name + '_batch', ''), flush=True)
         res['rounds'].append(row)
-    res['load_after'] = os.getloadavg()
-    out = HERE/'results'/f"service-ab-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(res, indent=1)); print(json.dumps(res, indent=1)); print('written', out)
+    save_result(res, 'service-ab')   # bench/results/ is made when absent (it is not kept in git)
 
 if __name__ == '__main__': main()

@@ -67,7 +67,7 @@ def save_result(res:dict, prefix:str)->Path:
     "Add the load after the run, write bench/results/<prefix>-<time>.json and print it."
     res['load_after'] = os.getloadavg()
     out = HERE/'results'/f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.parent.mkdir(exist_ok=True); out.write_text(json.dumps(res, indent=1))
+    out.parent.mkdir(parents=True, exist_ok=True); out.write_text(json.dumps(res, indent=1))
     print(json.dumps(res, indent=1)); print('written', out)
     return out
 
