@@ -17,11 +17,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from service_bench import BIN, save_result
 
-def labels_subset(n:int, tmp:Path)->Path:
-    "A labels file for the first `n` CinC 2017 records (by name), pointing at the shared folder."
+def labels_subset(n:int, tmp:Path, src:Path|None=None)->Path:
+    "A labels file for the first `n` CinC 2017 records (by name) of `src` (default: the shared folder), pointing at them."
     from ecgnb.core import samples_dir
     from ecgnb.physionet import import_physionet
-    src = samples_dir('cinc2017')
+    src = src or samples_dir('cinc2017')
     if not src: raise SystemExit('no CinC 2017 samples (../shared/data/cinc2017)')
     lab, _, _ = import_physionet('cinc2017', src, tmp/'all'/'labels.json')
     recs = sorted(json.loads(lab.read_text())['records'], key=lambda e: e['file'])[:n]
@@ -46,7 +46,7 @@ def run(ecgnb:str, labels:Path, out:Path, workers:int, extra:list)->dict:
     rep = json.loads((out/'report.json').read_text())
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     return dict(workers=workers, wall_s=round(wall, 2), cpu_s=round(cpu, 2), inner_s=rep['seconds'], data_hash=rep['data_hash'],
-                n_windows=rep['n_windows'])
+                n_windows=rep['n_windows'], peak_rss_mb=rep.get('peak_rss_mb'))
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
