@@ -121,17 +121,23 @@ def build_docs(root:Path|str|None=None, # project folder (default: found from th
 # %% ../nbs/13_docs.ipynb #d0c5f002
 def _is_figure(c)->bool: return c.get('cell_type') == 'code' and 'figure' in (c.get('metadata', {}).get('tags') or [])
 
+def _has_picture(outputs)->bool: return any('image/png' in o.get('data', {}) for o in outputs)
+
 def save_figures(path:Path|str  # a notebook
-                )->int:         # figure cells saved
+                )->int:         # figure cells whose picture was saved
     "Run a notebook as nbdev_test would and keep the outputs of its cells tagged `figure` (only those) in the file."
     import copy
     path = Path(path); nb = nbformat.read(path, as_version=4)
     if not any(_is_figure(c) for c in nb.cells): return 0
     ran = copy.deepcopy(nb); _execute(ran, path.parent)
+    saved = 0
     for c, r in zip(nb.cells, ran.cells):
-        if _is_figure(c): c.outputs = [o for o in r.outputs if o.output_type in ('display_data', 'execute_result')]
+        if not _is_figure(c): continue
+        new = [o for o in r.outputs if o.output_type in ('display_data', 'execute_result')]
+        if _has_picture(new) or not _has_picture(c.outputs): c.outputs, saved = new, saved + _has_picture(new)
+        else: print(f"{path.name}: cell {c.id} drew no picture this run (its data or Chromium missing?); the saved one is kept", flush=True)
     nbformat.write(nb, path)
-    return sum(map(_is_figure, nb.cells))
+    return saved
 
 def missing_figures(root:Path|str|None=None)->list[str]:
     "'notebook: cell id' of every cell tagged `figure` that holds no picture."
@@ -139,7 +145,7 @@ def missing_figures(root:Path|str|None=None)->list[str]:
     out = []
     for p in sorted((root/'nbs').glob('*.ipynb')):
         for c in json.loads(p.read_text())['cells']:
-            if _is_figure(c) and not any('image/png' in o.get('data', {}) for o in c.get('outputs', [])): out.append(f"{p.name}: cell {c.get('id')}")
+            if _is_figure(c) and not _has_picture(c.get('outputs', [])): out.append(f"{p.name}: cell {c.get('id')}")
     return out
 
 # %% ../nbs/13_docs.ipynb #a1ff91c8
