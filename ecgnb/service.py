@@ -36,12 +36,13 @@ def _model_leads(meta:dict, path:Path)->list[str]:
         raise ECGDataError(path, f"its metadata lists leads {str(names)[:200]} for {n} input lead(s): one distinct name per lead is needed")
     return names
 
-# %% ../nbs/10_service.ipynb #c21af3da
+# %% ../nbs/10_service.ipynb #d97024c4
 FS_RANGE = (100.0, 1000.0)   # accepted input sampling rates, Hz
 UNITS = {'mV': 1.0, 'uV': 1e-3, 'µV': 1e-3, 'V': 1e3}   # to mV
 MAX_ABS_MV = 1e4             # larger values are not an ECG in the units given
 _REQUIRED = ('labels', 'fs', 'window', 'n_leads', 'preprocess', 'multilabel')
 
+# %% ../nbs/10_service.ipynb #c21af3da
 class Engine:
     "An exported model with its contract, ready to preprocess and classify signals."
     def __init__(self, path:Path|str,          # ONNX file written by `ecgnb export`
