@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Iterable
 
 # %% auto #0
-__all__ = ['STARTER_LABELS', 'LEADS_12', 'ECGError', 'ECGDataError', 'label_vocab', 'project_root', 'samples_dir', 'atomic_write',
-           'atomic_dir', 'file_sha256', 'tree_sha256', 'git_commit', 'env_info', 'decide', 'pause_point']
+__all__ = ['STARTER_LABELS', 'LEADS_12', 'ECGError', 'ECGDataError', 'label_vocab', 'project_root', 'repo_samples', 'samples_dir',
+           'need_samples', 'atomic_write', 'atomic_dir', 'file_sha256', 'tree_sha256', 'git_commit', 'env_info',
+           'decide', 'pause_point']
 
 # %% ../nbs/00_core.ipynb #a6d0fae9
 class ECGError(Exception):
@@ -42,14 +43,35 @@ def project_root(start:Path|str|None=None)->Path|None:
     return None
 
 # %% ../nbs/00_core.ipynb #49599429
-def samples_dir(sub:str='')->Path|None:
-    "Folder of real sample recordings (`$ECGNB_SAMPLES` or `../shared/data`), or `None` when absent."
-    env = os.environ.get('ECGNB_SAMPLES')
-    cands = [Path(env)] if env else []
-    if root := project_root(): cands.append(root.parent/'shared'/'data')
+def repo_samples(sub:str='')->Path|None:
+    "The small real sample committed with the project (`data/samples/sub`), or `None` outside a clone."
+    d = (root/'data'/'samples'/sub) if (root := project_root()) else None
+    return d if d is not None and d.exists() else None
+
+# %% ../nbs/00_core.ipynb #dbb66629
+def samples_dir(sub:str='',         # a database folder, e.g. 'mitdb' or 'cinc2017'
+                full:bool=False     # only a full database: never the committed excerpt
+               )->Path|None:
+    "Real recordings: `$ECGNB_SAMPLES`, then `../shared/data`, then (unless `full`) `data/samples`; `None` when absent."
+    cands = []
+    if not os.environ.get('ECGNB_ONLY_REPO_SAMPLES'):
+        if env := os.environ.get('ECGNB_SAMPLES'): cands.append(Path(env))
+        if root := project_root(): cands.append(root.parent/'shared'/'data')
     for c in cands:
         if (c/sub).exists(): return c/sub
-    return None
+    return None if full else repo_samples(sub)
+
+# %% ../nbs/00_core.ipynb #359dc692
+def need_samples(sub:str,             # the database folder the caller needs
+                 full:bool=False,     # only the full database will do
+                 skip=print           # called with the reason when absent (`pytest.skip` in tests)
+                )->Path|None:
+    "`samples_dir(sub, full)`, or `None` after `skip(reason)`; with `$ECGNB_REQUIRE_SAMPLES` set, absence is an error."
+    if d := samples_dir(sub, full): return d
+    where = '$ECGNB_SAMPLES or ../shared/data' + ('' if full else ' or data/samples')
+    why = f"no {'full ' if full else ''}{sub} database ({where}); `ecgnb download` fetches it"
+    if os.environ.get('ECGNB_REQUIRE_SAMPLES'): raise ECGError(f"{why}, and ECGNB_REQUIRE_SAMPLES is set")
+    skip(f"skipped: {why}")
 
 # %% ../nbs/00_core.ipynb #c4076db4
 @contextlib.contextmanager

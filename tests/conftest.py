@@ -14,6 +14,18 @@ def _salt(tmp_path_factory):
     "Pseudonym salt of the tests in a temporary folder (inherited by every `ecgnb` run), never the user's home."
     os.environ['ECGNB_SALT_FILE'] = str(tmp_path_factory.getbasetemp()/'salt')
 
+def sample(sub:str)->Path:
+    "A folder of the small real sample committed in data/samples (every clone has it)."
+    from ecgnb.core import repo_samples
+    d = repo_samples(sub)
+    assert d is not None, f"data/samples/{sub} is missing from this checkout"
+    return d
+
+def need(sub:str)->Path:
+    "A full database ($ECGNB_SAMPLES or ../shared/data): skip with the reason when absent, fail under ECGNB_REQUIRE_SAMPLES."
+    from ecgnb.core import need_samples
+    return need_samples(sub, full=True, skip=pytest.skip)
+
 @pytest.fixture(scope='session')
 def chromium():
     "Path of a headless-capable Chromium, or skip."
