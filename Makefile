@@ -5,12 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install study quick-study test lab docs figures export clean-nbs check-sync nbtest pytest
+.PHONY: help install study quick-study test newcomer-test lab docs figures export clean-nbs check-sync nbtest pytest
 
 help:
 	@echo "make study        install into .venv (once) and run every report (ecgnb study)"
 	@echo "make quick-study  the same with small data and few epochs (ecgnb study --quick)"
 	@echo "make test         install into .venv (once) and run the whole test suite"
+	@echo "make newcomer-test  the tests that depend on where samples come from, as a fresh clone runs them (data/samples only)"
 	@echo "make install      only install into .venv (again when settings.ini or setup.py changed)"
 	@echo "make lab          start JupyterLab in the same environment"
 	@echo "make docs         build the docs site into _docs/ (Quarto when present, offline fallback otherwise)"
@@ -64,6 +65,11 @@ nbtest: $(STAMP)
 
 pytest: $(STAMP)
 	@bash .ci/ensure_chromium || true
-	$(BIN)/python -m pytest -q -n 2 tests $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -rs -n 2 tests $(PYTEST_ARGS)
 
 test: check-sync nbtest pytest
+
+# What a clone with nothing beside it sees: the sample lookup ignores ../shared and $$ECGNB_SAMPLES (.ci/newcomer says how).
+newcomer-test: $(STAMP)
+	@bash .ci/ensure_chromium || true
+	bash .ci/newcomer
