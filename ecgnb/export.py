@@ -15,8 +15,8 @@ from .core import ECGError, ECGDataError, atomic_write, decide, file_sha256, sam
 # %% auto #0
 __all__ = ['OPSET', 'INPUT', 'OUTPUT', 'PARITY_ATOL', 'TS_CONTRACT', 'FORMATS', 'model_metadata', 'read_metadata', 'conv2d_twin',
            'to_onnx', 'save_onnx', 'ort_session', 'parity', 'processed_windows', 'sample_windows', 'run_session',
-           'quantize', 'to_torchscript', 'ts_contract', 'save_torchscript', 'load_torchscript', 'export_model',
-           'export_cli']
+           'quantize', 'to_torchscript', 'ts_contract', 'save_torchscript', 'load_torchscript', 'training_data',
+           'export_model', 'export_cli']
 
 # %% ../nbs/09_export.ipynb #7ea4921f
 OPSET = 18              # pinned ONNX opset of exported models
@@ -272,6 +272,20 @@ def load_torchscript(path:Path|str)->tuple:
     if not extra[TS_CONTRACT]: raise ECGDataError(path, f"no {TS_CONTRACT} inside: not written by `ecgnb export --format torchscript`")
     return m.eval(), json.loads(extra[TS_CONTRACT])
 
+# %% ../nbs/09_export.ipynb #2f6af329
+def training_data(ck:dict,               # a checkpoint dict (`load_checkpoint`)
+                  data:Path|str|None=None  # `--data`, when given
+                 )->tuple[Path|None, str]:  # the folder (or None) and, when None, why
+    "The processed folder for real windows: `data`, else the absolute path the checkpoint records; never one relative to the working directory."
+    if data:
+        if not Path(data, 'X.npy').is_file(): raise ECGError(f"--data {data}: not a processed folder (no X.npy; `ecgnb prepare` writes one)")
+        return Path(data), ''
+    rec = (ck.get('lineage') or {}).get('path') or (ck.get('config') or {}).get('data')
+    if not rec or not Path(rec).is_absolute():
+        return None, "the checkpoint does not record where its training data is" + (f" (only {rec!r}, relative to where it was trained)" if rec else '') + "; pass --data"
+    if not Path(rec, 'X.npy').is_file(): return None, f"the training data the checkpoint records, {rec}, is not there; pass --data"
+    return Path(rec), ''
+
 # %% ../nbs/09_export.ipynb #0c3cfa22
 def _real_windows(ck:dict, data:Path|str|None, n:int)->tuple:
     "Real windows for parity, their labels when known, and where they came from (or Nones)."
@@ -292,8 +306,8 @@ FORMATS = {'onnx': '.onnx', 'torchscript': '.ts'}   # export formats and the suf
 # %% ../nbs/09_export.ipynb #58014f27
 def export_model(checkpoint:Path|str,    # checkpoint written by `ecgnb train`
                  out:Path|str,           # file to write (.onnx, or .ts for TorchScript)
-                 data:Path|str|None=None,  # processed folder for real windows (and labels for the quantisation report)
-                 quantize_int8:bool=False, # also write `<out>.int8.onnx` (ONNX only)
+                 data:Path|str|None=None,  # processed folder for real windows and labels (default: `training_data`'s)
+                 quantize_int8:bool=False, # also write `<out>.int8.onnx` (ONNX only): smaller, not faster on CPUs without fast integer convolution
                  fmt:str='onnx',         # 'onnx' or 'torchscript'
                  n_random:int=64, n_real:int=256, seed:int=0)->dict:
     "Export a checkpoint with its contract, check the file's parity, optionally quantise; returns a report."
@@ -307,10 +321,11 @@ def export_model(checkpoint:Path|str,    # checkpoint written by `ecgnb train`
     t0 = time.time()
     if fmt == 'onnx': write, load = partial(save_onnx, to_onnx(model, ck['n_leads'], ck['window'], meta)), ort_session
     else: write, load = partial(save_torchscript, to_torchscript(model), metadata=meta), lambda p: load_torchscript(p)[0]
-    real, y, src = _real_windows(ck, data or (ck.get('config') or {}).get('data'), n_real)
+    folder, why = training_data(ck, data)
+    real, y, src = _real_windows(ck, folder, n_real)
     rnd = np.random.default_rng(seed).standard_normal((n_random, ck['n_leads'], ck['window'])).astype(np.float32)
     rep = dict(checkpoint=str(checkpoint), out=str(out), format=fmt, opset=OPSET if fmt == 'onnx' else None,
-               real_windows=f"{len(real)} from {src}" if real is not None else 'none available')
+               real_windows=(f"{len(real)} from {src}" if real is not None else 'none available') + (f" ({why})" if why else ''))
     with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None) as t:
         back = load(write(path=Path(t)/f"model{FORMATS[fmt]}"))   # the file as written, read back
         rep['parity_random'] = parity(model, back, rnd)
@@ -345,8 +360,8 @@ def export_cli(checkpoint:str,           # checkpoint written by `ecgnb train`
                out:str|None=None,        # file to write (default: models/model.onnx, or models/model.ts with --format torchscript)
                format:Param('ONNX (onnxruntime, the service) or TorchScript (torch.jit.load, libtorch)', str,
                             choices=list(FORMATS))='onnx',
-               quantize:bool=False,      # also write an int8 dynamically quantised `<out>.int8.onnx` and report its accuracy change
-               data:str|None=None):      # processed folder for real windows and labels (default: the training data, when present)
+               quantize:bool=False,      # also write an int8 dynamically quantised `<out>.int8.onnx` and report its accuracy change; int8 buys file size (about 3x smaller), not speed: on CPUs without fast integer convolution onnxruntime runs it slower than float (reports/04_benchmarks times both)
+               data:str|None=None):      # processed folder for real windows and labels (default: the folder the checkpoint records, by absolute path; never one relative to here)
     "Export a checkpoint to ONNX (or TorchScript) with its signal contract."
     from ecgnb.recipe import is_recipe_checkpoint, export_recipe
     out = out or f"models/model{FORMATS[format]}"

@@ -4,14 +4,15 @@
 
 # %% ../nbs/01_loaders.ipynb #7d053f57
 from __future__ import annotations
-import hashlib, hmac, json, math, os, re, secrets, shutil, tempfile, time
+import contextlib, ctypes, hashlib, hmac, json, math, os, re, secrets, shutil, sys, tempfile, threading, time
+from types import SimpleNamespace
 from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
 import numpy as np
-from .core import ECGError, ECGDataError, LEADS_12, label_vocab, samples_dir
+from .core import ECGError, ECGDataError, LEADS_12, label_vocab
 
 # %% auto #0
 __all__ = ['SIGNAL_EXTS', 'ENTRY_KEYS', 'CONSENT_KINDS', 'USABLE_CONSENT', 'Record', 'is_ecg_lead', 'lead_key', 'standard_leads',
@@ -328,16 +329,45 @@ def _edf_ascii_copy(p:Path)->Path|None:
         dst.write(hdr); src.seek(len(hdr)); shutil.copyfileobj(src, dst)
     return Path(tmp)
 
+# %% ../nbs/01_loaders.ipynb #af1fed86
+_FD1 = threading.Lock()
+
+def _flush_c_stdio():
+    "Flush C's stdio buffers (printf's pending text), where the C library can be reached."
+    try: ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError, TypeError): pass
+
+@contextlib.contextmanager
+def _c_stdout():
+    "Catch what C code prints to file descriptor 1 in the block; the yielded object's `text` holds it afterwards."
+    out = SimpleNamespace(text='')
+    if sys.stdout: sys.stdout.flush()
+    with _FD1, tempfile.TemporaryFile() as tmp:
+        try: saved = os.dup(1)
+        except OSError: saved = None   # no descriptor 1 (a daemon): nothing to catch
+        if saved is not None: os.dup2(tmp.fileno(), 1)
+        try: yield out
+        finally:
+            if saved is not None: _flush_c_stdio(); os.dup2(saved, 1); os.close(saved)
+            tmp.seek(0); out.text = ' '.join(tmp.read().decode('utf-8', 'replace').split())
+
 # %% ../nbs/01_loaders.ipynb #bcad14d6
+def _edf_reader(p:Path):
+    "`pyedflib.EdfReader` of `p`; what EDFlib prints is caught and, on failure, added to the OSError's message."
+    import pyedflib
+    with _c_stdout() as printed:
+        try: return pyedflib.EdfReader(str(p))
+        except OSError as e: err = e
+    raise OSError('; '.join(filter(None, [str(err), printed.text])))
+
 def _open_edf(p:Path):
     "Open with pyedflib, retrying on an ASCII-repaired copy; returns (reader, repaired?)."
-    import pyedflib
-    try: return pyedflib.EdfReader(str(p)), False
+    try: return _edf_reader(p), False
     except OSError as e:
         msg = str(e).replace(str(p), '').strip(': ')
         tmp = _edf_ascii_copy(p) if 'compliant' in msg else None
         if tmp is None: raise ECGDataError(p, f'not a readable EDF/BDF file ({msg})')
-        try: return pyedflib.EdfReader(str(tmp)), True
+        try: return _edf_reader(tmp), True
         except OSError: raise ECGDataError(p, f'not a readable EDF/BDF file ({msg})')
         finally: tmp.unlink()
 

@@ -312,13 +312,23 @@ def _parse_shard(shard:str|None)->tuple[int, int]:
 def _write_json(path:Path, obj):
     path.write_text(json.dumps(obj, indent=1) + '\n', encoding='utf-8')
 
-def _peak_rss_mb()->dict:
-    "Peak resident memory of this process and of its largest finished child, in MB."
-    kb = lambda who: resource.getrusage(who).ru_maxrss
-    return dict(main=round(kb(resource.RUSAGE_SELF)/1024, 1), workers=round(kb(resource.RUSAGE_CHILDREN)/1024, 1))
-
 def _entry_labels(e)->list[str]:
     return sorted(set(e.labels or []) | {l for s in (e.segments or []) for l in s['label']})
+
+# %% ../nbs/05_prepare.ipynb #9a28edde
+def _vm_hwm_mb()->float|None:
+    "Peak resident memory of this process since its program started (`VmHWM` of /proc/self/status), in MB; None without it."
+    try:
+        with open('/proc/self/status') as f: return next(round(int(l.split()[1])/1024, 1) for l in f if l.startswith('VmHWM:'))
+    except (OSError, StopIteration, ValueError): return None
+
+def _peak_rss_mb(workers:int|None=None  # worker processes of the run (None or 1: it had none)
+                )->dict:
+    "Peak resident memory of this process and, when the run had worker processes, of the largest of them, in MB."
+    mb = lambda who: round(resource.getrusage(who).ru_maxrss / (2**20 if sys.platform == 'darwin' else 1024), 1)
+    main = _vm_hwm_mb()
+    return dict(main=mb(resource.RUSAGE_SELF) if main is None else main,
+                workers=mb(resource.RUSAGE_CHILDREN) if (workers or 1) > 1 else None)
 
 # %% ../nbs/05_prepare.ipynb #7b09ac21
 META_COLUMNS = ('record', 'patient_id', 'window', 'start', 'labels')
@@ -384,7 +394,7 @@ def _report(t:Path, w:WindowWriter, preprocess:dict, skipped:list, stats:Counter
                   dropped=dict(quality=s('dropped_quality'), unlabelled=s('dropped_unlabelled')),
                   split_windows=per_split, patients=len({p for p, _, _ in w.records}),
                   hours=round(s('hours'), 6), seconds=round(secs, 3), hours_per_second=round(s('hours')/secs, 4),
-                  peak_rss_mb=_peak_rss_mb(), config=config, **extra, data_hash=data_hash(t))
+                  peak_rss_mb=_peak_rss_mb(extra.get('workers')), config=config, **extra, data_hash=data_hash(t))
     _write_json(t/'report.json', report)
     return report
 

@@ -35,3 +35,9 @@ def test_every_command_is_in_the_readme():
     from ecgnb.cli import COMMANDS
     readme = (ROOT/'README.md').read_text()
     assert not [n for n in COMMANDS if f'`ecgnb {n}' not in readme]
+
+def test_export_help_says_int8_buys_size_not_speed():
+    "int8 is smaller but, on CPUs without fast integer convolution, slower than float (reports/04_benchmarks times both)."
+    r = ecgnb('export', '--help')
+    text = ' '.join(r.stdout.split())
+    assert r.returncode == 0 and 'buys file size (about 3x smaller), not speed' in text and 'without fast integer convolution' in text

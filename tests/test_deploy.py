@@ -137,6 +137,24 @@ def test_torchscript_refusals(trained):
     r = ecgnb('export', '--checkpoint', ckpt, '--out', root/'m.onnx', '--format', 'torchscript')
     assert r.returncode == 2 and r.stderr.strip() == f"ecgnb export: error: {root/'m.onnx'}: the output file should end in .ts (format torchscript)"
 
+def test_export_never_takes_data_relative_to_the_working_directory(trained, tmp_path):
+    """A checkpoint that records only training's default `data/processed` (relative, no lineage), exported from a folder
+    that has a `data/processed`: export says where its data is not recorded instead of taking that folder."""
+    import torch
+    from ecgnb.models import save_checkpoint
+    root, P, ckpt = trained
+    ck = torch.load(ckpt, map_location='cpu', weights_only=True)
+    ck['config'] = dict(ck['config'], data='data/processed'); ck['lineage'] = None
+    rel = save_checkpoint(ck, tmp_path/'rel.pt')
+    (tmp_path/'data').mkdir(); (tmp_path/'data'/'processed').symlink_to(P.path)
+    r = ecgnb('export', '--checkpoint', rel, '--out', tmp_path/'m.onnx', cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "does not record where its training data is (only 'data/processed'" in r.stdout and '(test split)' not in r.stdout, r.stdout
+    r = ecgnb('export', '--checkpoint', rel, '--out', tmp_path/'m.onnx', '--data', P.path, cwd=tmp_path)
+    assert r.returncode == 0 and f'real windows: 24 from {P.path} (test split)' in r.stdout, r.stdout + r.stderr
+    r = ecgnb('export', '--checkpoint', rel, '--out', tmp_path/'m2.onnx', '--data', tmp_path/'nowhere')
+    assert r.returncode == 2 and 'nowhere: not a processed folder' in r.stderr and not (tmp_path/'m2.onnx').exists()
+
 # --- Hugging Face ---------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope='module')

@@ -1,18 +1,18 @@
 "`ecgnb download` as a user runs it, against a PhysioNet-like server on 127.0.0.1 (no internet needed)."
 import os
-import numpy as np
 import pytest
-from conftest import ecgnb
-from ecgnb.core import file_sha256, samples_dir
+from conftest import ecgnb, sample
+from ecgnb.core import file_sha256
 from ecgnb.download import PhysioNetMirror, mirror_tree
 
 RECORDS = ('101', '102', '104')
 
 @pytest.fixture
 def mirror(tmp_path):
-    "Three MIT-BIH records (from ../shared/data/mitdb-ds1, or made-up bytes without it) served like PhysioNet's mitdb/1.0.0."
-    src, rng = samples_dir('mitdb-ds1'), np.random.default_rng(0)
-    files = {f'{r}.{e}': (src/f'{r}.{e}' if src else rng.bytes(300_000 if e == 'dat' else 900)) for r in RECORDS for e in ('hea', 'dat', 'atr')}
+    """Three records served like PhysioNet's mitdb/1.0.0, made of real MIT-BIH bytes on every machine: the committed
+    excerpt of record 100 under three names (the transfer, not the content, is under test; its .dat is 648 kB)."""
+    src = sample('mitdb')
+    files = {f'{r}.{e}': src/f'100.{e}' for r in RECORDS for e in ('hea', 'dat', 'atr')}
     mirror_tree(tmp_path/'mirror', 'mitdb', {**files, 'RECORDS': ''.join(f'{r}\n' for r in RECORDS).encode(), '101.xws': b'wave'})
     with PhysioNetMirror(tmp_path/'mirror') as m: yield m
 

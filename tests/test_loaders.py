@@ -6,8 +6,8 @@ import pytest
 import wfdb
 import pyedflib
 from hypothesis import given, settings, strategies as st, HealthCheck
-from conftest import ecgnb
-from ecgnb.core import ECGDataError, ECGError, samples_dir
+from conftest import ecgnb, sample, need
+from ecgnb.core import ECGDataError, ECGError
 from ecgnb.loaders import (read_record, read_labels, load_folder, patient_split, patient_kfold, split_report,
                            pseudonymize, Record)
 
@@ -267,16 +267,51 @@ def test_csv_round_trip(tmp_path_factory, vals, sep, header, with_time):
     np.testing.assert_allclose(r.signal[0], np.round(vals, 6), atol=2e-6)
     if header: assert r.units == ['mV']
 
+# ---------------------------------------------------------------- a truncated EDF
+def _cut_edf(d:Path)->Path:
+    "An EDF file missing its last 3000 bytes: pyedflib refuses it, and EDFlib printf's the file sizes to fd 1."
+    full = _edf(d/'full.edf'); b = full.read_bytes()
+    (d/'cut.edf').write_bytes(b[:len(b) - 3000])
+    return d/'cut.edf'
+
+def test_truncated_edf_is_one_error_and_prints_nothing(tmp_path, capfd):
+    cut = _cut_edf(tmp_path)
+    capfd.readouterr()
+    with pytest.raises(ECGDataError) as e: read_record(cut)
+    msg = str(e.value)
+    assert msg.startswith(f'{cut}: not a readable EDF/BDF file') and 'filesize' in msg and '\n' not in msg
+    assert capfd.readouterr().out == ''       # EDFlib's printf went into the message, not to file descriptor 1
+
+def test_truncated_edf_through_the_cli_leaves_stdout_empty(tmp_path):
+    raw = tmp_path/'raw'; raw.mkdir(); _cut_edf(raw)
+    (raw/'labels.json').write_text(json.dumps([dict(file='cut.edf', label='normal', patient_id='p1')]))
+    r = ecgnb('prepare', '--input-dir', raw, '--out', tmp_path/'out', '--strict', '--workers', 1)
+    assert r.returncode == 2 and r.stdout == '', r.stdout
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1 and 'cut.edf: not a readable EDF/BDF file' in err[0] and 'filesize' in err[0], r.stderr
+
 # ---------------------------------------------------------------- real data
+def test_privacy_of_real_headers_in_the_committed_sample():
+    "MIT-BIH 100's header names the patient's medication, CPSC 2018's age and sex: out of `meta` unless asked for."
+    for f, secret in ((sample('mitdb')/'100.hea', 'Aldomet'), (sample('cpsc2018')/'A0001.hea', 'Age: 74')):
+        assert secret not in json.dumps(read_record(f).meta, default=str), f
+        assert secret in json.dumps(read_record(f, keep_phi=True).meta['phi']), f
+
+def test_lead_choice_on_the_committed_sample():
+    m, c = sample('mitdb')/'100.hea', sample('cpsc2018')/'A0001.hea'
+    assert read_record(m).leads == ['MLII'] and read_record(m, lead=1).leads == ['V5'] and read_record(m, lead='all').n_leads == 2
+    assert read_record(c).leads == ['I'] and read_record(c, lead='V1').leads == ['V1'] and read_record(c, lead='all').n_leads == 12
+
 def test_privacy_of_real_headers():
-    if not samples_dir('wfdb'): pytest.skip('../shared/data/wfdb is absent')
-    r = read_record(samples_dir('wfdb')/'s0010_re.hea')
+    "PTB's s0010_re (full `wfdb` folder): diagnosis, birth year and sex stay out of `meta`."
+    s0010 = need('wfdb')/'s0010_re.hea'
+    r = read_record(s0010)
     blob = json.dumps(r.meta, default=str)
     assert 'infarction' not in blob.lower() and '1990' not in blob and 'female' not in blob
-    assert '01/10/1990' in json.dumps(read_record(samples_dir('wfdb')/'s0010_re.hea', keep_phi=True).meta['phi'])
+    assert '01/10/1990' in json.dumps(read_record(s0010, keep_phi=True).meta['phi'])
 
 def test_lead_choice_on_real_records():
-    if not samples_dir('wfdb'): pytest.skip('../shared/data/wfdb is absent')
-    a = samples_dir('wfdb')/'a103l.hea'
+    "MIMIC's a103l (full `wfdb` folder): ECG leads first, a named non-ECG channel on request."
+    a = need('wfdb')/'a103l.hea'
     assert read_record(a).leads == ['II'] and read_record(a, lead='PLETH').units == ['NU']
     assert read_record(a, lead=1).leads == ['V'] and read_record(a, lead='all').n_leads == 3

@@ -1,31 +1,51 @@
 "`ecgnb import-physionet` from the command line: real CinC 2017 and MIT-BIH samples, PTB-XL-shaped fixtures, bad folders."
 import json, stat
 import pytest
-from conftest import ecgnb
-from ecgnb.core import samples_dir
+from conftest import ecgnb, sample, need
 from ecgnb.loaders import read_labels, load_folder
 from ecgnb.physionet import ptbxl_fixture, ptbxl_split
 
 def test_cinc2017_real(tmp_path):
-    if not samples_dir('cinc2017-dev'): pytest.skip('../shared/data/cinc2017-dev is absent')
-    r = ecgnb('import-physionet', '--kind', 'cinc2017', '--input-dir', samples_dir('cinc2017-dev'), '--labels-out', tmp_path/'labels.json')
+    "The committed CinC 2017 excerpt: 34 records of the four classes, one patient each."
+    r = ecgnb('import-physionet', '--kind', 'cinc2017', '--input-dir', sample('cinc2017'), '--labels-out', tmp_path/'labels.json')
+    assert r.returncode == 0, r.stderr
+    assert '34 records, 34 patients' in r.stdout and 'normal 12, afib 8, noisy 6, other_rhythm 8' in r.stdout, r.stdout
+    ents = read_labels(tmp_path)
+    assert len(ents) == 34 and all(e.patient_id == e.file[:-4] for e in ents)
+    assert {e.file[:-4]: e.labels for e in ents}['A00264'] == ['afib']
+
+def test_cinc2017_dev_full(tmp_path):
+    "The full 800-record CinC 2017 dev set and its class counts."
+    r = ecgnb('import-physionet', '--kind', 'cinc2017', '--input-dir', need('cinc2017-dev'), '--labels-out', tmp_path/'labels.json')
     assert r.returncode == 0, r.stderr
     assert '800 records, 800 patients' in r.stdout and 'afib 150' in r.stdout and 'noisy 50' in r.stdout
     ents = read_labels(tmp_path)
     assert len(ents) == 800 and all(e.patient_id == e.file[:-4] for e in ents)
 
 def test_mitdb_real_segments(tmp_path):
-    if not samples_dir('mitdb'): pytest.skip('../shared/data/mitdb is absent')
-    r = ecgnb('import-physionet', '--kind', 'mitdb', '--input-dir', samples_dir('mitdb'), '--labels-out', tmp_path/'m.json')
+    "The committed excerpt (first 10 minutes of record 100) is one normal segment over its 216 000 samples."
+    r = ecgnb('import-physionet', '--kind', 'mitdb', '--input-dir', sample('mitdb'), '--labels-out', tmp_path/'m.json')
+    assert r.returncode == 0, r.stderr
+    (e,) = read_labels(tmp_path/'m.json')
+    assert [(s['start'], s['end'], s['label']) for s in e.segments] == [(0, 216000, ['normal'])]
+
+def test_mitdb_full_record_segments(tmp_path):
+    "The whole record 100: its premature ventricular beat becomes an arrhythmia segment."
+    r = ecgnb('import-physionet', '--kind', 'mitdb', '--input-dir', need('mitdb'), '--labels-out', tmp_path/'m.json')
     assert r.returncode == 0, r.stderr
     (e,) = read_labels(tmp_path/'m.json')
     assert e.segments[0]['start'] == 0 and e.segments[-1]['end'] == 650000 and ['arrhythmia'] in [s['label'] for s in e.segments]
 
 def test_read_only_input_is_refused(tmp_path):
-    if not samples_dir('mitdb') or samples_dir('mitdb').stat().st_mode & 0o222: pytest.skip('needs the read-only shared samples')
-    r = ecgnb('import-physionet', '--kind', 'mitdb', '--input-dir', samples_dir('mitdb'))
-    assert r.returncode == 2 and 'read-only' in r.stderr and 'Traceback' not in r.stderr
-    assert not (samples_dir('mitdb')/'labels.json').exists()
+    "A read-only copy of the committed MIT-BIH excerpt: labels.json cannot go beside the records (also for root)."
+    import shutil
+    ro = shutil.copytree(sample('mitdb'), tmp_path/'mitdb')
+    ro.chmod(0o555)
+    try:
+        r = ecgnb('import-physionet', '--kind', 'mitdb', '--input-dir', ro)
+        assert r.returncode == 2 and 'read-only' in r.stderr and 'Traceback' not in r.stderr
+        assert not (ro/'labels.json').exists()
+    finally: ro.chmod(0o755)
 
 def test_ptbxl_fixture_pseudonymized(tmp_path):
     d = ptbxl_fixture(tmp_path/'ptbxl', n=10)
@@ -120,13 +140,22 @@ def _cinc2020_record(folder, name, comments):
     hea.write_text('\n'.join(lines + comments) + '\n')
 
 def test_cinc2020_cpsc2018_real(tmp_path):
-    if not samples_dir('cpsc2018'): pytest.skip('../shared/data/cpsc2018 is absent')
-    r = ecgnb('import-physionet', '--kind', 'cinc2020', '--input-dir', samples_dir('cpsc2018'), '--labels-out', tmp_path/'labels.json')
+    "The committed CPSC 2018 excerpt (19 12-lead records) as the 2020 challenge distributes it: diagnoses read, age and sex left out."
+    r = ecgnb('import-physionet', '--kind', 'cinc2020', '--input-dir', sample('cpsc2018'), '--labels-out', tmp_path/'labels.json')
+    assert r.returncode == 0, r.stderr
+    assert '19 records, 19 patients' in r.stdout and 'normal 4, st_elevation 2, arrhythmia 2, afib 3' in r.stdout, r.stdout
+    assert 'right_bundle_branch_block 2' in r.stdout and 'skipped' not in r.stdout and 'unknown' not in r.stdout
+    text = (tmp_path/'labels.json').read_text()
+    assert '"age"' not in text and '"sex"' not in text and 'Male' not in r.stdout
+    recs, errs = load_folder(tmp_path/'labels.json')
+    assert len(recs) == 19 and not errs and recs[0].fs == 500
+
+def test_cinc2020_cpsc2018_full(tmp_path):
+    "The 150 CPSC 2018 records of the full folder and their label counts."
+    r = ecgnb('import-physionet', '--kind', 'cinc2020', '--input-dir', need('cpsc2018'), '--labels-out', tmp_path/'labels.json')
     assert r.returncode == 0, r.stderr
     assert '150 records, 150 patients' in r.stdout and 'normal 20, st_elevation 13, arrhythmia 31, afib 24' in r.stdout, r.stdout
     assert 'right_bundle_branch_block 32' in r.stdout and 'skipped' not in r.stdout and 'unknown' not in r.stdout
-    text = (tmp_path/'labels.json').read_text()
-    assert '"age"' not in text and '"sex"' not in text and 'Male' not in r.stdout
     recs, errs = load_folder(tmp_path/'labels.json')
     assert len(recs) == 150 and not errs and recs[0].fs == 500
 
