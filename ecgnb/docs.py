@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_docs.ipynb #e760dea3
 from __future__ import annotations
-import argparse, html, json, re, shutil
+import argparse, html, json, re, shutil, subprocess
 from pathlib import Path
 import nbformat
 from nbconvert import HTMLExporter, MarkdownExporter
@@ -13,7 +13,8 @@ from traitlets.config import Config
 from .core import project_root, atomic_write, atomic_dir
 
 # %% auto #0
-__all__ = ['StripNbdev', 'render_readme', 'kernel_config', 'doc_notebooks', 'build_docs', 'save_figures', 'missing_figures']
+__all__ = ['HEADLESS_FLAGS', 'StripNbdev', 'render_readme', 'kernel_config', 'doc_notebooks', 'build_docs', 'save_figures',
+           'missing_figures', 'chromium_path', 'headless']
 
 # %% ../nbs/13_docs.ipynb #0285a0ef
 _DIRECTIVE = re.compile(r'^\s*#\|.*$\n?', re.M)
@@ -147,6 +148,33 @@ def missing_figures(root:Path|str|None=None)->list[str]:
         for c in json.loads(p.read_text())['cells']:
             if _is_figure(c) and not _has_picture(c.get('outputs', [])): out.append(f"{p.name}: cell {c.get('id')}")
     return out
+
+# %% ../nbs/13_docs.ipynb #0d94ff18
+HEADLESS_FLAGS = ('--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
+                  '--no-first-run', '--disable-component-update', '--disable-sync', '--virtual-time-budget=5000')
+
+def chromium_path()->str|None:
+    "Chromium on the PATH (`chromium` or `chromium-browser`), or None."
+    return shutil.which('chromium') or shutil.which('chromium-browser')
+
+# %% ../nbs/13_docs.ipynb #451a773b
+_LONGEST_ARG = 100_000   # characters of an address passed on the command line; longer ones go through a local page
+
+def headless(url:str,             # the page to open
+             folder:Path|str,     # a scratch folder of the caller's: the profile (and the opening page) go there
+             *flags:str,          # what to do: '--dump-dom', f'--screenshot={path}', '--window-size=W,H', ...
+             exe:str|None=None,   # Chromium (default: `chromium_path()`)
+             timeout:float=60,    # seconds
+             check:bool=False     # raise when Chromium fails
+            )->subprocess.CompletedProcess:
+    "Run headless Chromium on `url` with `HEADLESS_FLAGS` and `flags`; stdout (text) holds what `--dump-dom` printed."
+    folder, exe = Path(folder), exe or chromium_path()
+    if not exe: raise FileNotFoundError('chromium is not installed (.ci/ensure_chromium installs it)')
+    if len(url) > _LONGEST_ARG:
+        (folder/'open.html').write_text(f"<!doctype html><script>location.replace({json.dumps(url)})</script>")
+        url = (folder/'open.html').as_uri()
+    return subprocess.run([exe, *HEADLESS_FLAGS, f'--user-data-dir={folder/"chrome"}', *flags, url],
+                          capture_output=True, text=True, timeout=timeout, check=check)
 
 # %% ../nbs/13_docs.ipynb #a1ff91c8
 def _main(argv=None):

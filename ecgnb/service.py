@@ -4,10 +4,10 @@
 
 # %% ../nbs/10_service.ipynb #f547ad93
 from __future__ import annotations
-import gc, hmac, logging, os, re, tempfile
+import gc, hmac, logging, math, os, re, tempfile
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 import numpy as np, orjson
 from fastapi import APIRouter, FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi_offline import FastAPIOffline
@@ -21,10 +21,9 @@ from .measures import heart_rate, recording_measures, signal_quality, detect_rpe
 from .export import INPUT, ort_session, read_metadata
 
 # %% auto #0
-__all__ = ['FS_RANGE', 'UNITS', 'MAX_ABS_MV', 'MAX_BATCH', 'DOCS_ASSETS', 'FILE_EXTS', 'log', 'INLINE_SECONDS', 'PAGE', 'router',
-           'app', 'Engine', 'Invalid', 'as_array', 'Settings', 'InferRequest', 'WindowResult', 'InferResponse',
-           'BatchRequest', 'BatchResponse', 'Problem', 'preview_signal', 'page', 'health', 'model', 'infer',
-           'infer_batch', 'infer_file', 'create_app', 'serve_cli']
+__all__ = ['FS_RANGE', 'UNITS', 'MAX_ABS_MV', 'MAX_BATCH', 'DOCS_ASSETS', 'FILE_EXTS', 'INLINE_SECONDS', 'PAGE', 'router', 'app',
+           'Engine', 'Invalid', 'as_array', 'Settings', 'InferRequest', 'WindowResult', 'InferResponse', 'BatchRequest',
+           'BatchResponse', 'Problem', 'preview_signal', 'create_app', 'serve_cli']
 
 # %% ../nbs/10_service.ipynb #d62da87a
 def _model_leads(meta:dict, path:Path)->list[str]:
@@ -360,13 +359,18 @@ class _Guard:
 # %% ../nbs/10_service.ipynb #c7ae21fd
 from pydantic import ConfigDict
 
+_MAX_VALUE = MAX_ABS_MV/min(UNITS.values())   # the largest |value| in any unit (µV): beyond it, never an ECG
+_Value = Annotated[float, Field(ge=-_MAX_VALUE, le=_MAX_VALUE)]
+_Lead = Annotated[list[_Value], Field(min_length=1)]    # one lead's samples
+_Leads = Annotated[list[_Lead], Field(min_length=1)]    # leads x samples
+
 class InferRequest(BaseModel):
     "A recording to classify."
     model_config = ConfigDict(extra='forbid')
-    signal: list[float] | list[list[float]] = Field(description='one lead (list of samples) or leads x samples', min_length=1)
+    signal: _Lead | _Leads = Field(description="one lead (list of samples) or leads x samples; a running service's schema gives its model's lengths")
     fs: float = Field(ge=FS_RANGE[0], le=FS_RANGE[1], description='sampling rate in Hz; resampled to the model rate')
     units: Literal['mV', 'uV', 'µV', 'V'] = Field('mV', description='unit of the values')
-    leads: list[str] | None = Field(None, description="names of the signal rows, to pick the model's leads by name (see GET /model)")
+    leads: Annotated[list[str], Field(min_length=1)] | None = Field(None, description="names of the signal rows, to pick the model's leads by name (see GET /model)")
 
 # %% ../nbs/10_service.ipynb #26f84257
 class WindowResult(BaseModel):
@@ -397,7 +401,8 @@ class InferResponse(BaseModel):
 class BatchRequest(BaseModel):
     "Windows to classify, one per row."
     model_config = ConfigDict(extra='forbid')
-    windows: list[list[float]] | list[list[list[float]]] = Field(min_length=1, description='N x samples (one lead) or N x leads x samples')
+    windows: (Annotated[list[_Lead], Field(min_length=1, max_length=MAX_BATCH)] |
+              Annotated[list[_Leads], Field(min_length=1, max_length=MAX_BATCH)]) = Field(description='N x samples (one lead) or N x leads x samples')
     fs: float | None = Field(None, ge=FS_RANGE[0], le=FS_RANGE[1], description='sampling rate in Hz (not needed when preprocessed)')
     units: Literal['mV', 'uV', 'µV', 'V'] = 'mV'
     preprocessed: bool = Field(False, description='rows are model input already (model rate, preprocessing applied)')
@@ -422,9 +427,45 @@ _ERRORS = {422: {'model': Problem, 'description': 'the request breaks the contra
            413: {'model': Problem, 'description': 'request body too large'},
            503: {'model': Problem, 'description': 'no model loaded'}}
 
+# %% ../nbs/10_service.ipynb #8eb56f63
+@patch
+def signal_lengths(self:Engine)->tuple[int, int]:
+    "Fewest and most samples per lead that /infer takes at some rate of `FS_RANGE` (the request's rate decides the rest)."
+    lo, hi = FS_RANGE
+    short = self.min_seconds*lo if self.kind == 'record' else (self.window - 0.5)*lo/self.pre.fs   # `check_length` rounds
+    return math.ceil(short), math.floor(self.max_seconds*hi)
+
+@patch
+def window_lengths(self:Engine)->tuple[int, int]:
+    "Fewest and most samples of one /infer/batch window at some rate of `FS_RANGE`."
+    return math.ceil((self.window - 0.5)*FS_RANGE[0]/self.pre.fs), math.floor((self.window + 0.5)*FS_RANGE[1]/self.pre.fs)
+
+# %% ../nbs/10_service.ipynb #63fa3031
+def _array(items:dict, lo:int, hi:int|None=None)->dict:
+    return {'type': 'array', 'items': items, 'minItems': lo} | ({} if hi is None else {'maxItems': hi})
+
+@patch
+def request_schemas(self:Engine)->dict:
+    "JSON schemas of the request fields this model constrains, by route: /infer's `signal`, /infer/batch's `windows`."
+    value = {'type': 'number', 'minimum': -_MAX_VALUE, 'maximum': _MAX_VALUE}
+    n, most = self.n_leads, None if self.named else self.n_leads   # named leads: extra rows are left out
+    lead = _array(value, *self.signal_lengths())
+    out = {'/infer': {'signal': {'anyOf': [lead, _array(lead, n, most)]} if n == 1 else _array(lead, n, most),
+                      'leads': {'anyOf': [_array({'type': 'string'}, n, most), {'type': 'null'}]}}}   # one name per row
+    if self.kind == 'windows':
+        row = _array(value, *self.window_lengths())
+        rows = _array(_array(row, n, n), 1, MAX_BATCH)
+        out['/infer/batch'] = {'windows': {'anyOf': [_array(row, 1, MAX_BATCH), rows]} if n == 1 else rows}
+    return out
+
 # %% ../nbs/10_service.ipynb #cf6d1aeb
 import io, zipfile
 FILE_EXTS = ('.csv', '.tsv', '.txt', '.npy', '.edf', '.bdf', '.zip')
+_ANY_CASE = '|'.join(''.join(f"[{c}{c.upper()}]" for c in e[1:]) for e in FILE_EXTS)   # JSON Schema patterns have no flags
+_UPLOAD_NAME = {'headers': {'Content-Disposition': {   # the upload's name, which chooses its reader: stated for /infer/file's schema
+    'required': True, 'description': f"the file's name ends in one of {', '.join(FILE_EXTS)} (any case)",
+    'schema': {'type': 'string', 'pattern': f'filename="[^"]*[^"/]\\.({_ANY_CASE})"'},
+    'example': 'form-data; name="file"; filename="recording.csv"'}}}
 
 def _unzip_wfdb(data:bytes, d:Path, record:str|None)->Path:
     "Unpack a zip of WFDB files into `d`; the header of the record to read."
@@ -490,7 +531,7 @@ from contextlib import asynccontextmanager
 from starlette.concurrency import run_in_threadpool
 from fastapi import Query
 
-log = logging.getLogger('ecgnb.service')
+_log = logging.getLogger('ecgnb.service')
 _JSON = 'application/json'
 INLINE_SECONDS = 30.0   # /infer signals up to this long run on the event loop, longer ones in the thread pool
 
@@ -501,7 +542,7 @@ def _problem(e:Exception, status:int=422)->Response:
     return Response(orjson.dumps({'detail': [{'loc': [loc], 'msg': msg, 'type': 'value_error'}]}), status, media_type=_JSON)
 
 def _fail(route:str, e:Exception)->Response:
-    log.error("%s failed with %s (request data not logged)", route, type(e).__name__)
+    _log.error("%s failed with %s (request data not logged)", route, type(e).__name__)
     return Response(orjson.dumps({'detail': 'internal error'}), 500, media_type=_JSON)
 
 def _engine(request:Request)->Engine:
@@ -530,27 +571,27 @@ PAGE = (files('ecgnb')/'templates'/'page.html').read_text(encoding='utf-8')   # 
 router = APIRouter()
 
 # %% ../nbs/10_service.ipynb #6ac742a2
-@router.get('/', response_class=HTMLResponse, include_in_schema=False)
-async def page(): return HTMLResponse(PAGE)
+@router.get('/', response_class=HTMLResponse, include_in_schema=False, name='page')
+async def _page(): return HTMLResponse(PAGE)
 
 # %% ../nbs/10_service.ipynb #8c56dbf9
-@router.get('/health', responses={200: {'description': 'the model is loaded'}, 503: _ERRORS[503]}, tags=['service'])
-async def health(request:Request):
+@router.get('/health', responses={200: {'description': 'the model is loaded'}, 503: _ERRORS[503]}, tags=['service'], name='health')
+async def _health(request:Request):
     "Liveness and readiness: 200 with the model version once the model is loaded."
     eng = _engine(request)
     return _ok({'status': 'ok', 'model_version': eng.version})
 
 # %% ../nbs/10_service.ipynb #c33c58dc
-@router.get('/model', responses={200: {'description': 'the signal contract and service limits'}} | _ERRORS, tags=['service'])
-async def model(request:Request):
+@router.get('/model', responses={200: {'description': 'the signal contract and service limits'}} | _ERRORS, tags=['service'], name='model')
+async def _model(request:Request):
     "The model's metadata (labels, rate, window, leads, preprocessing, version, training-data hash) and the service's limits."
     eng, settings = _engine(request), request.app.state.settings
     return _ok(eng.meta | dict(leads=eng.leads, window_sec=eng.pre.window_sec if eng.pre else None, quality_min=eng.quality_min, max_seconds=eng.max_seconds,
                                fs_range=list(FS_RANGE), units=list(UNITS), max_body_bytes=settings.max_body, max_batch=MAX_BATCH))
 
 # %% ../nbs/10_service.ipynb #a79d715d
-@router.post('/infer', responses={200: {'model': InferResponse}} | _ERRORS, openapi_extra=_body_doc(InferRequest), tags=['inference'])
-async def infer(request:Request):
+@router.post('/infer', responses={200: {'model': InferResponse}} | _ERRORS, openapi_extra=_body_doc(InferRequest), tags=['inference'], name='infer')
+async def _infer(request:Request):
     "Classify one recording: per-window and aggregated probabilities, heart rate, signal quality."
     eng = _engine(request)
     body = await request.body()
@@ -585,24 +626,26 @@ def _batch(eng:Engine, body:bytes, ctype:str, fs, units, preprocessed)->dict:
     return r
 
 # %% ../nbs/10_service.ipynb #108f5b6a
-@router.post('/infer/batch', responses={200: {'model': BatchResponse}} | _ERRORS, tags=['inference'],
+@router.post('/infer/batch', responses={200: {'model': BatchResponse}} | _ERRORS, tags=['inference'], name='infer_batch',
              openapi_extra=_body_doc(BatchRequest, {'application/octet-stream': {'schema': {'type': 'string', 'format': 'binary'}}}))
-async def infer_batch(request:Request,
-                      fs:float|None=Query(None, ge=FS_RANGE[0], le=FS_RANGE[1], description='rate of a .npy body (Hz)'),
-                      units:Literal['mV', 'uV', 'µV', 'V']=Query('mV', description='units of a .npy body'),
-                      preprocessed:bool=Query(False, description='a .npy body is model input already')):
+async def _infer_batch(request:Request,
+                       fs:float=Query(None, ge=FS_RANGE[0], le=FS_RANGE[1], description='rate of a .npy body (Hz)'),
+                       units:Literal['mV', 'uV', 'µV', 'V']=Query('mV', description='units of a .npy body'),
+                       preprocessed:bool=Query(False, description='a .npy body is model input already')):
     "Classify many windows: a JSON body (`BatchRequest`) or a NumPy .npy body (N, samples) / (N, leads, samples)."
     eng = _engine(request)
     body, ctype = await request.body(), request.headers.get('content-type', '')
     return await _run('/infer/batch', _batch, eng, body, ctype, fs, units, preprocessed, thread=True)
 
 # %% ../nbs/10_service.ipynb #fb9bc684
-@router.post('/infer/file', responses={200: {'model': InferResponse}} | _ERRORS, tags=['inference'])
-async def infer_file(request:Request, file:UploadFile=File(description='CSV/TSV/TXT, .npy, EDF/BDF, or a zip of WFDB files'),
-                     fs:float|None=Form(None, ge=FS_RANGE[0], le=FS_RANGE[1], description='rate for .npy/CSV files without one'),
-                     lead:str|None=Form(None, max_length=64, description='one-lead models: lead name or index (default: the first ECG lead)'),
-                     record:str|None=Form(None, max_length=256, description='record name when the zip holds several'),
-                     preview:bool=Form(False, description='also return the signal, thinned, for plotting (every lead of a multi-lead model)')):
+@router.post('/infer/file', responses={200: {'model': InferResponse}} | _ERRORS, tags=['inference'], name='infer_file',
+             openapi_extra={'requestBody': {'content': {'multipart/form-data': {'encoding': {'file': _UPLOAD_NAME}}}}})
+async def _infer_file(request:Request, file:UploadFile=File(description='CSV/TSV/TXT, .npy, EDF/BDF, or a zip of WFDB files',
+                                                             json_schema_extra={'minLength': 1}),
+                      fs:float=Form(None, ge=FS_RANGE[0], le=FS_RANGE[1], description='rate for .npy/CSV files without one'),
+                      lead:str=Form(None, max_length=64, description='one-lead models: lead name or index (default: the first ECG lead)'),
+                      record:str=Form(None, max_length=256, description='record name when the zip holds several'),
+                      preview:bool=Form(False, description='also return the signal, thinned, for plotting (every lead of a multi-lead model)')):
     "Classify an uploaded recording read with ecgnb.loaders."
     eng = _engine(request)
     data = await file.read()
@@ -618,8 +661,8 @@ async def _lifespan(app:FastAPI):
     "Load the model named in `app.state.settings` (None without one), then freeze start-up objects out of the collector."
     s = app.state.settings
     app.state.engine = Engine(s.model, s.threads, s.quality_min, s.max_seconds, s.max_file_seconds, s.compiled) if s.model else None
-    if app.state.engine: log.info("serving %s", app.state.engine)
-    else: log.warning("no model: set ECGNB_MODEL; /health answers 503")
+    if app.state.engine: _log.info("serving %s", app.state.engine)
+    else: _log.warning("no model: set ECGNB_MODEL; /health answers 503")
     gc.collect(); gc.freeze()  # start-up objects (~180k) leave the collector: a full collection of them takes ~0.1 s
     yield
 
@@ -629,15 +672,20 @@ async def _invalid(request:Request, exc:RequestValidationError)->Response:
     return Response(orjson.dumps({'detail': errs}), 422, media_type=_JSON)
 
 # %% ../nbs/10_service.ipynb #d1221e08
-def _keyed_openapi(app:FastAPI):
-    "Make `app`'s OpenAPI schema declare the API key (`X-API-Key`) for every route."
+def _openapi(app:FastAPI):
+    "Make `app`'s OpenAPI schema state what its model takes (`Engine.request_schemas`) and, with an API key, declare it."
     def schema():
-        if app.openapi_schema: return app.openapi_schema
+        eng = app.state.engine
+        if app.openapi_schema and app.state.schema_of is eng: return app.openapi_schema
         from fastapi.openapi.utils import get_openapi
         s = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        s.setdefault('components', {})['securitySchemes'] = {'ApiKey': {'type': 'apiKey', 'in': 'header', 'name': 'X-API-Key'}}
-        s['security'] = [{'ApiKey': []}]
-        app.openapi_schema = s
+        if app.state.settings.api_key:
+            s.setdefault('components', {})['securitySchemes'] = {'ApiKey': {'type': 'apiKey', 'in': 'header', 'name': 'X-API-Key'}}
+            s['security'] = [{'ApiKey': []}]
+        for path, fields in (eng.request_schemas() if eng else {}).items():
+            props = s['paths'][path]['post']['requestBody']['content'][_JSON]['schema']['properties']
+            for f, sch in fields.items(): props[f] = {k: v for k, v in props[f].items() if k in ('title', 'description')} | sch
+        app.openapi_schema, app.state.schema_of = s, eng
         return s
     app.openapi = schema
 
@@ -656,7 +704,7 @@ def create_app(settings:Settings|None=None)->FastAPI:  # default: `Settings.from
                            allow_headers=['content-type', 'x-api-key', 'authorization'])
     app.add_exception_handler(RequestValidationError, _invalid)
     app.include_router(router)
-    if settings.api_key: _keyed_openapi(app)
+    _openapi(app)
     return app
 
 # %% ../nbs/10_service.ipynb #f5801914

@@ -34,9 +34,7 @@ def chromium():
     return exe
 
 def browse(exe, url, tmp_path, screenshot=None, timeout=60):
-    "Load `url` in headless Chromium; returns the DOM after scripts ran (and writes a screenshot when asked)."
-    args = [exe, '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
-            '--no-first-run', '--disable-component-update', '--disable-sync', f'--user-data-dir={tmp_path/"chrome"}',
-            '--virtual-time-budget=5000']
-    if screenshot: subprocess.run(args + [f'--screenshot={screenshot}', '--window-size=1200,900', url], capture_output=True, timeout=timeout)
-    return subprocess.run(args + ['--dump-dom', url], capture_output=True, text=True, timeout=timeout).stdout
+    "Load `url` in headless Chromium (`ecgnb.docs.headless`); returns the DOM after scripts ran (and writes a screenshot when asked)."
+    from ecgnb.docs import headless
+    if screenshot: headless(url, tmp_path, f'--screenshot={screenshot}', '--window-size=1200,900', exe=exe, timeout=timeout)
+    return headless(url, tmp_path, '--dump-dom', exe=exe, timeout=timeout).stdout
