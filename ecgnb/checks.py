@@ -64,10 +64,10 @@ def waveform_features(x:np.ndarray,  # one lead (mV)
     return _features(x, fs)[0]
 
 # %% ../nbs/03a_checks.ipynb #a301c572
-def _features(x, fs):
-    "`waveform_features` and the dominant beats' R-peaks."
+def _features(x, fs, pk=None):
+    "`waveform_features` and the dominant beats' R-peaks (`pk`: the lead's R-peaks, detected when None)."
     x = np.asarray(x, np.float32).ravel()
-    pk = detect_rpeaks(x, fs)
+    pk = detect_rpeaks(x, fs) if pk is None else np.asarray(pk)
     e = int(round(0.1*fs)); pk = pk[(pk >= e) & (pk < len(x) - e)]      # beats cut by the record's ends
     eb = ectopic_beats(x, fs, pk)
     ect = set(eb['premature'].tolist()) | set(eb['aberrant'].tolist())
@@ -202,10 +202,11 @@ def check_record(x:np.ndarray,   # one lead (mV): the rhythm lead
                  all_leads:np.ndarray|None=None,  # (leads, n) in mV, for the ST criteria over contiguous leads
                  names:list[str]|None=None,       # names of `all_leads`
                  age:float|None=None,             # years, for the V2-V3 ST threshold
-                 sex:str|None=None                # 'male' or 'female', for the V2-V3 ST threshold
+                 sex:str|None=None,               # 'male' or 'female', for the V2-V3 ST threshold
+                 peaks:np.ndarray|None=None       # R-peaks of `x` when already found (detected when None)
                 )->list[dict]:    # one row per label: label, status (PASS/FAIL/SKIP), reason, features
     "Check a record against each of its labels (ST by the twelve-lead criteria when the standard leads are given)."
-    f, dom = _features(x, fs); f['duration'] = len(np.ravel(x))/fs
+    f, dom = _features(x, fs, peaks); f['duration'] = len(np.ravel(x))/fs
     if all_leads is not None and names is not None and len(names) > 1 and len(dom) >= 2:
         if (s := st_elevation_12(all_leads, fs, names, dom, age, sex)) is not None:
             f.update(st_mv=s['st_mv'], st_leads=s['st_leads'], st_elevated=s['elevated'], st_rule=s['rule'])
@@ -301,10 +302,11 @@ def _pick_lead(rec)->tuple[np.ndarray, str]:
 # %% ../nbs/03a_checks.ipynb #c2f0a001
 def rhythm_lead(x:np.ndarray,      # (leads, n) in mV
                 fs:float,           # sampling rate (Hz)
-                names:list[str]     # lead names
+                names:list[str],    # lead names
+                peaks:list|None=None # R-peaks of each lead (detected when None)
                )->int:             # index into x
     "The lead to time the beats on: lead II, unless its beats disagree with the other leads' (then the lead that agrees best)."
-    peaks = [detect_rpeaks(lead, fs) for lead in x]
+    if peaks is None: peaks = [detect_rpeaks(lead, fs) for lead in x]
     tol = int(round(0.05*fs))
     def f1(a, b): tp, fp, fn = match_beats(a, b, tol); return 2*tp/max(2*tp + fp + fn, 1)
     agree = [np.median([f1(p, q) for j, q in enumerate(peaks) if j != k]) if len(x) > 1 else 1.0 for k, p in enumerate(peaks)]
@@ -324,14 +326,17 @@ def check_folder(folder:Path|str, thresholds:dict=THRESHOLDS)->list[dict]:
             rows.append(dict(file=name, label='-', status='SKIP', reason='no label')); continue
         x, note = _pick_lead(r)
         allx = np.asarray(r.signal, np.float32)*(_TO_MV.get(str(r.units[0]).strip().lower()) or 1.0)
-        if r.n_leads > 1: x = allx[rhythm_lead(allx, r.fs, r.leads)]
+        pk = None                                                      # the rhythm lead's R-peaks, found once
+        if r.n_leads > 1:
+            lp = [detect_rpeaks(lead, r.fs) for lead in allx]
+            k = rhythm_lead(allx, r.fs, r.leads, lp); x, pk = allx[k], lp[k]
         demo = (r.meta.get('age'), r.meta.get('sex'))
         parts = [(name, 0, len(x), r.label)] if not r.segments else \
                 [(f"{name}[{s['start']}:{s['end']}]", s['start'], s['end'], s['label']) for s in r.segments]
         for nm, a, b, labs in parts:
             if (b - a) < 3*r.fs:
                 rows.append(dict(file=nm, label=';'.join(labs), status='SKIP', reason='shorter than 3 s')); continue
-            for row in check_record(x[a:b], r.fs, labs, thresholds, allx[:, a:b], r.leads, *demo):
+            for row in check_record(x[a:b], r.fs, labs, thresholds, allx[:, a:b], r.leads, *demo, None if r.segments else pk):
                 row.update(file=nm, reason=note + row['reason']); rows.append(row)
     return sorted(rows, key=lambda r: r['file'])
 
@@ -407,8 +412,9 @@ def evaluate_st_check(folder:Path|str  # PhysioNet 2020/2021 folder: WFDB header
     for h in sorted(Path(folder).rglob('*.hea')):
         info, r = cinc2020_header(h), read_record(h, lead='all')
         x = np.asarray(r.signal, np.float32)
-        k = rhythm_lead(x, r.fs, r.leads)
-        f, dom = _features(x[k], r.fs)
+        lp = [detect_rpeaks(lead, r.fs) for lead in x]                 # each lead's R-peaks, found once
+        k = rhythm_lead(x, r.fs, r.leads, lp)
+        f, dom = _features(x[k], r.fs, lp[k])
         s = st_elevation_12(x, r.fs, r.leads, dom, info['age'], info['sex']) if len(dom) >= 2 else None
         rows.append(dict(record=h.stem, labels=[cinc2020_label(d)[0] for d in info['dx']], rhythm_lead=r.leads[k],
                          elevated=bool(s and s['elevated']), st_leads=s and s['st_leads'], st_mv=s and s['st_mv'], qrs_s=s and s['qrs_s']))
