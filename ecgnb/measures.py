@@ -8,14 +8,16 @@ import time
 from pathlib import Path
 import numpy as np
 from scipy.ndimage import uniform_filter1d
+from scipy.signal import welch
 from fastcore.script import Param
 from .core import ECGError, ECGDataError
 from .signal import as_signal, check_fs, bandpass, resample, edge_pad, running_median
 
 # %% auto #0
-__all__ = ['BEAT_SYMBOLS', 'DETECTORS', 'one_lead', 'detect_rpeaks', 'rr_intervals', 'heart_rate', 'hrv_features',
-           'clipped_fraction', 'signal_quality', 'recording_measures', 'qrs_width', 'st_level', 'j_point_st',
-           'corr_rows', 'p_wave_presence', 'p_wave_snr', 'match_beats', 'beat_scores', 'read_annotated',
+__all__ = ['QRS_SHARE', 'SLOW_WAVES', 'BEAT_SYMBOLS', 'DETECTORS', 'one_lead', 'detect_rpeaks', 'rr_intervals', 'heart_rate',
+           'hrv_features', 'clipped_fraction', 'beat_matrix', 'beat_quality', 'signal_quality', 'qrs_share',
+           'slow_waves', 'ecg_likeness', 'recording_measures', 'qrs_edges', 'qrs_width', 'st_level', 'j_point_st',
+           'p_stretch', 'corr_rows', 'p_wave_presence', 'p_wave_snr', 'match_beats', 'beat_scores', 'read_annotated',
            'annotated_records', 'vf_spans', 'score_rpeaks', 'score_total', 'format_scores', 'score_rpeaks_cli',
            'drop_beats', 'write_annotated']
 
@@ -194,7 +196,7 @@ def clipped_fraction(x:np.ndarray,  # one lead
     return float(min(out, len(x))/len(x))
 
 # %% ../nbs/02a_measures.ipynb #47b96797
-def _beat_matrix(y:np.ndarray, peaks:np.ndarray, fs:float, before:float, after:float):
+def beat_matrix(y:np.ndarray, peaks:np.ndarray, fs:float, before:float, after:float):
     "Beats cut from `y` around each peak (peaks too close to an edge are left out): (beats, samples), kept peaks."
     b, a = int(round(before*fs)), int(round(after*fs))
     peaks = np.asarray(peaks, dtype=np.int64)
@@ -202,6 +204,17 @@ def _beat_matrix(y:np.ndarray, peaks:np.ndarray, fs:float, before:float, after:f
     return y[peaks[:, None] + np.arange(-b, a + 1)], peaks
 
 # %% ../nbs/02a_measures.ipynb #547320fc
+def beat_quality(beats:np.ndarray  # beats of one lead, band-passed, (beats, samples)
+                )->float:          # 0 (beats unlike each other) to 1 (identical)
+    "How alike the beats are: the median correlation of each beat with the median beat, mapped from 0.3-1 to 0-1."
+    if len(beats) < 2: return 0.0
+    beats = beats - beats.mean(1, keepdims=True)
+    tpl = np.median(beats, 0)
+    den = np.linalg.norm(beats, axis=1)*np.linalg.norm(tpl)
+    r = np.where(den > 0, beats @ tpl/np.where(den > 0, den, 1), 0)
+    return float(np.clip((np.median(r) - 0.3)/0.7, 0, 1))
+
+# %% ../nbs/02a_measures.ipynb #6b440483
 def signal_quality(x:np.ndarray,  # one lead
                    fs:float,       # sampling rate in Hz
                    peaks:np.ndarray|None=None  # R-peaks if already known (else detected)
@@ -216,13 +229,45 @@ def signal_quality(x:np.ndarray,  # one lead
     if len(peaks) < 2: return 0.0
     hr = heart_rate(peaks, fs)
     if not 25 <= hr <= 250: return 0.0
-    beats, _ = _beat_matrix(bandpass(x, fs, 0.5, 40.0), peaks, fs, 0.2, 0.45)
-    if len(beats) < 2: return 0.0
-    beats = beats - beats.mean(1, keepdims=True)
-    tpl = np.median(beats, 0)
-    den = np.linalg.norm(beats, axis=1)*np.linalg.norm(tpl)
-    r = np.where(den > 0, beats @ tpl/np.where(den > 0, den, 1), 0)
-    return float(np.clip((np.median(r) - 0.3)/0.7, 0, 1)*max(0.0, 1 - 2*clip))
+    beats, _ = beat_matrix(bandpass(x, fs, 0.5, 40.0), peaks, fs, 0.2, 0.45)
+    return beat_quality(beats)*max(0.0, 1 - 2*clip)
+
+# %% ../nbs/02a_measures.ipynb #4dfef701
+def qrs_share(x:np.ndarray,  # one lead (raw or band-passed), at least a second long
+              fs:float       # sampling rate in Hz
+             )->float:       # in [0, 1]; NaN for a flat signal
+    "Share of the 1-40 Hz power in the QRS band, 10-30 Hz."
+    x = np.asarray(x, np.float64).ravel()
+    f, p = welch(x - x.mean(), fs, nperseg=min(len(x), int(4*fs)))
+    tot = p[(f >= 1) & (f < 40)].sum()
+    return float(p[(f >= 10) & (f < 30)].sum()/tot) if tot > 0 else float('nan')
+
+# %% ../nbs/02a_measures.ipynb #7198e35c
+def slow_waves(tpl:np.ndarray,  # a median beat of a band-passed lead, its R-peak `before` s from the start
+               fs:float,         # sampling rate in Hz
+               before:float=0.3  # seconds of the beat before its R-peak
+              )->float:          # largest excursion 120-450 ms after R over the QRS's peak-to-peak amplitude
+    "How much the median beat does after its QRS (T wave) relative to the QRS; NaN when the beat is too short."
+    r = int(round(before*fs))
+    a, b, q = r + int(0.12*fs), r + int(0.45*fs), int(0.06*fs)
+    if r < int(0.1*fs) + 1 or b > len(tpl): return float('nan')
+    amp = np.ptp(tpl[r - q:r + q])
+    return float(np.abs(tpl[a:b] - np.median(tpl[:r - int(0.1*fs)])).max()/amp) if amp > 0 else float('nan')
+
+# %% ../nbs/02a_measures.ipynb #74cee3cd
+QRS_SHARE = (0.003, 0.006)    # 10-30 Hz share of the 1-40 Hz power: no QRS-like complexes below the first, no doubt above the second
+SLOW_WAVES = (0.006, 0.015)   # `slow_waves`: nothing between the spikes below the first, a T wave above the second
+
+def _ramp(v:float, lo:float, hi:float)->float: return float(np.clip((v - lo)/(hi - lo), 0, 1)) if np.isfinite(v) else 0.0
+
+def ecg_likeness(share:float,  # `qrs_share` of the lead
+                 waves:float   # `slow_waves` of its median beat
+                )->tuple[float, str|None]:  # factor in [0, 1], and why it is below 1 (None when it is not)
+    "How much a lead looks like ECG: steep QRS-like complexes among slower waves; a factor of the signal quality."
+    fq, fw = _ramp(share, *QRS_SHARE), _ramp(waves, *SLOW_WAVES)
+    if fq < 1: return fq*fw, f"no QRS-like complexes: {100*share:.2f} % of the power in 10-30 Hz" if np.isfinite(share) else 'a flat signal'
+    if fw < 1: return fw, f"nothing between the beats: no T waves ({100*waves:.1f} % of the QRS)" if np.isfinite(waves) else 'too few beats'
+    return 1.0, None
 
 # %% ../nbs/02a_measures.ipynb #fccfbb0e
 def recording_measures(x:np.ndarray,     # one lead, shape (n,)
@@ -241,7 +286,7 @@ def _low(x, fs): return bandpass(x, fs, None, 40.0)
 
 def _template(x:np.ndarray, fs:float, peaks:np.ndarray):
     "Beats (low-passed, around each usable peak), their peaks and the median beat; None when fewer than 2 beats."
-    beats, kept = _beat_matrix(_low(one_lead(x), fs), peaks, fs, _BEFORE, _AFTER)
+    beats, kept = beat_matrix(_low(one_lead(x), fs), peaks, fs, _BEFORE, _AFTER)
     if len(beats) < 2: return None
     return beats, kept, np.median(beats, 0)
 
@@ -263,7 +308,7 @@ def _slope_edges(sl:np.ndarray, fs:float, frac:float=0.06, quiet:float=0.02)->tu
     off = int(after[0]) if len(after) else min(len(sl) - 1, r + int(0.06*fs))
     return on, off
 
-def _qrs_edges(tpl:np.ndarray, fs:float, frac:float=0.06, quiet:float=0.02)->tuple:
+def qrs_edges(tpl:np.ndarray, fs:float, frac:float=0.06, quiet:float=0.02)->tuple:
     "QRS onset and offset (samples, in template coordinates) of a median beat whose R-peak is at int(_BEFORE*fs)."
     return _slope_edges(_abs_slope(tpl, fs), fs, frac, quiet)
 
@@ -277,7 +322,7 @@ def qrs_width(x:np.ndarray,  # one lead
     if peaks is None: peaks = detect_rpeaks(x, fs)
     t = _template(x, fs, peaks)
     if t is None: return float('nan')
-    on, off = _qrs_edges(t[2], fs)
+    on, off = qrs_edges(t[2], fs)
     return (off - on)/fs
 
 # %% ../nbs/02a_measures.ipynb #0ac12dde
@@ -303,7 +348,7 @@ def st_level(x:np.ndarray,  # one lead, in mV
     t = _template(x, fs, peaks)
     if t is None: return np.zeros(0, np.float32), float('nan')
     beats, _, tpl = t
-    on, off = _qrs_edges(tpl, fs)
+    on, off = qrs_edges(tpl, fs)
     b0, b1 = _pr_baseline(tpl[None], on, fs)
     j = min(off + int(round(j_offset*fs)), beats.shape[1] - 1)
     st = beats[:, j] - beats[:, b0:b1].mean(1)
@@ -328,10 +373,10 @@ def j_point_st(X:np.ndarray,    # (leads, samples) in mV
     return dict(st=T[:, j] - base, polarity=np.where(qrs.max(1) >= -qrs.min(1), 1, -1), qrs_s=(j - on)/fs, onset=on, j=j)
 
 # %% ../nbs/02a_measures.ipynb #ba72d1e2
-def _p_stretch(tpl:np.ndarray, fs:float)->tuple|None:
+def p_stretch(tpl:np.ndarray, fs:float)->tuple|None:
     "(start, end) of the median beat's P wave ±60 ms (template samples), or None when it shows no hump before the QRS."
     from scipy.signal import find_peaks
-    on, _ = _qrs_edges(tpl, fs)
+    on, _ = qrs_edges(tpl, fs)
     r = int(round(_BEFORE*fs))
     lo, hi = max(0, on - int(0.3*fs)), on - int(0.03*fs)
     if hi - lo < int(0.06*fs): return None
@@ -353,7 +398,7 @@ def _p_beats(x:np.ndarray, fs:float, peaks:np.ndarray|None):
     t = _template(x, fs, detect_rpeaks(x, fs) if peaks is None else peaks)
     if t is None: return float('nan')
     beats, _, tpl = t
-    w = _p_stretch(tpl, fs)
+    w = p_stretch(tpl, fs)
     return 0.0 if w is None else (beats, tpl, w)
 
 # %% ../nbs/02a_measures.ipynb #08b811d0

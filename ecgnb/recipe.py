@@ -13,9 +13,10 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from scipy.signal import welch, find_peaks
 import ecgnb
 from .core import ECGError, ECGDataError, atomic_write, env_info, file_sha256
-from .loaders import read_labels, read_record
+from .loaders import read_record
+from .labels import read_labels
 from .signal import bandpass, resample
-from .measures import detect_rpeaks, p_wave_presence, corr_rows, _beat_matrix, _qrs_edges
+from .measures import detect_rpeaks, p_wave_presence, corr_rows, beat_matrix, qrs_edges
 from .models import n_params
 from .evaluate import _prf
 from .export import ort_session
@@ -133,7 +134,7 @@ def beat_features(y:np.ndarray,     # one lead, band-passed 0.5-40 Hz
                   peaks:np.ndarray   # R-peak samples
                  )->dict:            # empty below 3 usable beats
     "Morphology of the median beat and how alike the beats are."
-    beats, _ = _beat_matrix(y, peaks, fs, 0.3, 0.5)
+    beats, _ = beat_matrix(y, peaks, fs, 0.3, 0.5)
     if len(beats) < 3: return {}
     tpl, r = np.median(beats, 0), int(round(0.3*fs))
     corr = corr_rows(beats, tpl)
@@ -142,7 +143,7 @@ def beat_features(y:np.ndarray,     # one lead, band-passed 0.5-40 Hz
     t = tpl - np.median(tpl)
     ramp = t[r - int(0.05*fs):r + int(0.05*fs)]
     amp = max(ramp.max() - ramp.min(), 1e-6)
-    on, off = _qrs_edges(tpl, fs)
+    on, off = qrs_edges(tpl, fs)
     f = dict(corr_med=np.median(corr), corr_p10=np.percentile(corr, 10), corr_low=np.mean(corr < 0.8), corr_vlow=np.mean(corr < 0.5),
              qcorr_med=np.median(qc), qcorr_low=np.mean(qc < 0.8), r_amp=ramp.max(), s_amp=ramp.min(), qrs_ptp=amp,
              r_pos_frac=ramp.max()/amp, qrs_w=(off - on)/fs)
