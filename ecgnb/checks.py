@@ -316,7 +316,7 @@ def rhythm_lead(x:np.ndarray,      # (leads, n) in mV
 # %% ../nbs/03a_checks.ipynb #c2f0a004
 def check_folder(folder:Path|str, thresholds:dict=THRESHOLDS)->list[dict]:
     "Check every labelled record (or segment) of a folder; one row per file and label."
-    from ecgnb.loaders import load_folder
+    from ecgnb.labels import load_folder
     folder = Path(folder)
     recs, errs = load_folder(folder, lead='all')
     rows = [dict(file=Path(e.path).name if e.path else '?', label='-', status='FAIL', reason=e.reason) for e in errs]

@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 from fastcore.script import Param
 from .core import ECGError, ECGDataError, STARTER_LABELS, atomic_write, label_vocab
-from .loaders import load_salt, pseudonymize, read_labels
+from .labels import load_salt, pseudonymize, read_labels
 
 # %% auto #0
 __all__ = ['CINC2017_CODES', 'MITDB_RHYTHMS', 'MITDB_SAME_PATIENT', 'PTBXL_LABELS', 'PTBXL_NAMES', 'PTBXL_SEX', 'PTBXL_LEADS',
@@ -327,7 +327,7 @@ PTBXL_SPLIT = dict(train=tuple(range(1, 9)), val=(9,), test=(10,))   # PTB-XL's 
 
 def ptbxl_split(patients:Sequence[str],  # patient id of each record (repeats allowed)
                 folds:Sequence[int]      # the record's strat_fold
-               )->dict[str, list[str]]:  # sorted patient ids of train, val and test, as `ecgnb.loaders.patient_split` gives them
+               )->dict[str, list[str]]:  # sorted patient ids of train, val and test, as `ecgnb.splits.patient_split` gives them
     "PTB-XL's recommended split: strat_fold 1-8 train, 9 validation, 10 test; no patient in two parts."
     part, where = {f: k for k, fs in PTBXL_SPLIT.items() for f in fs}, {}
     for p, f in zip(patients, folds, strict=True):

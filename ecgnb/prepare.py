@@ -15,7 +15,9 @@ from fastcore.script import Param
 from tqdm import tqdm
 import ecgnb
 from .core import ECGError, ECGDataError, atomic_dir, file_sha256, label_vocab, tree_sha256
-from .loaders import read_labels, read_record, patient_split, patient_kfold, pseudonymize, load_salt, consent_kind, CONSENT_KINDS, USABLE_CONSENT
+from .loaders import read_record
+from .labels import read_labels, pseudonymize, load_salt, consent_kind, CONSENT_KINDS, USABLE_CONSENT
+from .splits import patient_split, patient_kfold
 from .signal import Preprocess
 from .measures import signal_quality
 
@@ -557,7 +559,7 @@ def prepare(input_dir:Path|str,              # folder of raw records with a labe
             shard:str|None=None,             # 'i/n': only every n-th record from the i-th (merge shards with `merge`)
             workers:int|None=None,           # processes (default: all cores)
             keep_phi:bool=False,             # keep patient ids as they are (default: pseudonymise them)
-            salt_file:Path|str|None=None,    # secret salt of the pseudonyms (default: `ecgnb.loaders.load_salt()`'s)
+            salt_file:Path|str|None=None,    # secret salt of the pseudonyms (default: `ecgnb.labels.load_salt()`'s)
             force:bool=False,                # redo even when inputs and configuration are unchanged
             strict:bool=False,               # stop at the first bad record instead of skipping it
             require_consent:bool=False,      # leave out records without usable consent (`USABLE_CONSENT`); withdrawn ones always are

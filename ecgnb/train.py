@@ -87,7 +87,7 @@ def patient_folds(data:Processed, k:int, seed:int=0)->list[list[str]]:
     if len(pats) < k: raise ECGError(f"{data.path}: {len(pats)} train/val patients cannot make {k} folds")
     m = data.meta.assign(label=[data.labels[j] if r.any() else '' for j, r in zip(np.asarray(data.y).argmax(1), np.asarray(data.y))])
     major = m[m.patient_id.astype(str).isin(pats)].groupby(m.patient_id.astype(str))['label'].agg(lambda s: s.value_counts().index[0])
-    from ecgnb.loaders import patient_kfold
+    from ecgnb.splits import patient_kfold
     return [sorted(map(str, f)) for f in patient_kfold(pats, [[major[p]] for p in pats], k=k, seed=seed)]
 
 # %% ../nbs/07_train.ipynb #057bb9ed
@@ -463,7 +463,7 @@ def cross_validate(cfg:TrainConfig,    # the run's configuration (`save` names t
                    n_boot:int=0         # bootstrap resamples per fold (0: no intervals)
                   )->dict:              # labels, folds, per_class mean/sd over folds, pooled out-of-fold scores
     "Patient-level K-fold cross-validation over all patients: each fold scored by a model that never saw or was tuned on it."
-    from ecgnb.loaders import patient_kfold
+    from ecgnb.splits import patient_kfold
     pid = data.meta['patient_id'].astype(str).to_numpy(); y = np.asarray(data.y)
     pats = sorted(set(pid))
     folds = patient_kfold(pats, [[data.labels[j] for j in np.flatnonzero(y[pid == p].max(0))] for p in pats], k, cfg.seed)

@@ -8,8 +8,9 @@ import pyedflib
 from hypothesis import given, settings, strategies as st, HealthCheck
 from conftest import ecgnb, sample, need
 from ecgnb.core import ECGDataError, ECGError
-from ecgnb.loaders import (read_record, read_labels, load_folder, patient_split, patient_kfold, split_report,
-                           pseudonymize, Record)
+from ecgnb.loaders import read_record, Record
+from ecgnb.labels import read_labels, load_folder, pseudonymize
+from ecgnb.splits import patient_split, patient_kfold, split_report
 
 # ---------------------------------------------------------------- the bad-file corpus
 def _npy(path, arr, **sidecar):

@@ -2,7 +2,7 @@
 import json, stat
 import pytest
 from conftest import ecgnb, sample, need
-from ecgnb.loaders import read_labels, load_folder
+from ecgnb.labels import read_labels, load_folder
 from ecgnb.physionet import ptbxl_fixture, ptbxl_split
 
 def test_cinc2017_real(tmp_path):
