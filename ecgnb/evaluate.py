@@ -10,130 +10,13 @@ from typing import Sequence
 import numpy as np, pandas as pd
 import torch
 from fastcore.script import Param
-from .core import ECGError, ECGDataError, atomic_dir, file_sha256, env_info
+from .core import ECGError, ECGDataError, atomic_dir, file_sha256, env_info, decide
 from .dataset import Processed, load_processed
 from .models import load_checkpoint, probabilities
+from .metrics import auroc, scores, choose_thresholds, bootstrap_ci, aggregate_records
 
 # %% auto #0
-__all__ = ['scores', 'choose_thresholds', 'bootstrap_ci', 'aggregate_records', 'predict', 'label_columns', 'confusion_figure',
-           'curves_figure', 'evaluate', 'evaluate_cli']
-
-# %% ../nbs/08_evaluate.ipynb #a4a0206b
-from .core import decide
-
-# %% ../nbs/08_evaluate.ipynb #b0040d92
-def _auroc(y:np.ndarray, s:np.ndarray)->float|None:
-    "Area under the ROC curve from ranks; None without both classes."
-    from scipy.stats import rankdata
-    pos = y > 0; n1 = int(pos.sum()); n0 = len(y) - n1
-    if n1 == 0 or n0 == 0: return None
-    r = rankdata(s)
-    return float((r[pos].sum() - n1*(n1+1)/2) / (n1*n0))
-
-def _auprc(y:np.ndarray, s:np.ndarray)->float|None:
-    "Average precision (area under the precision-recall curve, step-wise); None without both classes."
-    from sklearn.metrics import average_precision_score
-    if y.min() == y.max(): return None
-    return float(average_precision_score(y, s))
-
-# %% ../nbs/08_evaluate.ipynb #37c1c2d2
-def _prf(y:np.ndarray, d:np.ndarray)->tuple:
-    "Per-label precision, recall, F1 (0 where undefined) and support."
-    tp = (y*d).sum(0).astype(float); fp = ((1-y)*d).sum(0); fn = (y*(1-d)).sum(0)
-    with np.errstate(invalid='ignore', divide='ignore'):
-        prec = np.where(tp+fp > 0, tp/(tp+fp), 0.); rec = np.where(tp+fn > 0, tp/(tp+fn), 0.)
-        f1 = np.where(2*tp+fp+fn > 0, 2*tp/(2*tp+fp+fn), 0.)
-    return prec, rec, f1, y.sum(0).astype(int)
-
-# %% ../nbs/08_evaluate.ipynb #da80d395
-def scores(y:np.ndarray,                 # truth, multi-hot (N, C)
-           p:np.ndarray,                 # probabilities (N, C)
-           labels:Sequence[str],         # label names
-           thresholds:Sequence[float],   # decision thresholds
-           multilabel:bool)->dict:
-    "Per-label and macro/micro precision, recall, F1, AUROC, AUPRC, and the confusion matrix."
-    y = np.asarray(y).astype(np.uint8); d = decide(p, thresholds, multilabel)
-    prec, rec, f1, sup = _prf(y, d)
-    per = {l: dict(precision=float(prec[j]), recall=float(rec[j]), f1=float(f1[j]), support=int(sup[j]),
-                   auroc=_auroc(y[:, j], p[:, j]), auprc=_auprc(y[:, j], p[:, j])) for j, l in enumerate(labels)}
-    present = [l for l in labels if per[l]['support'] > 0]
-    mean = lambda k: (float(np.mean(v)) if (v := [per[l][k] for l in present if per[l][k] is not None]) else None)
-    tp, fp, fn = int((y*d).sum()), int(((1-y)*d).sum()), int((y*(1-d)).sum())
-    micro = dict(precision=tp/max(tp+fp, 1), recall=tp/max(tp+fn, 1), f1=2*tp/max(2*tp+fp+fn, 1))
-    if multilabel:
-        from sklearn.metrics import multilabel_confusion_matrix
-        cm = multilabel_confusion_matrix(y, d).tolist() if len(y) else []
-    else:
-        known = y.sum(1) == 1
-        cm = np.zeros((len(labels), len(labels)), int)
-        np.add.at(cm, (y[known].argmax(1), d[known].argmax(1)), 1); cm = cm.tolist()
-    return dict(n=int(len(y)), per_class=per, macro={k: mean(k) for k in ('precision', 'recall', 'f1', 'auroc', 'auprc')},
-                micro=micro, macro_over=present, confusion=cm, confusion_kind='multilabel_2x2' if multilabel else 'true_x_pred')
-
-# %% ../nbs/08_evaluate.ipynb #7ebb07e6
-def choose_thresholds(y:np.ndarray,         # validation truth (N, C)
-                      p:np.ndarray,         # validation probabilities (N, C)
-                      multilabel:bool,
-                      shift:bool=False,     # single-label: search per-class divisors (default: plain arg-max)
-                      min_gain:float=0.005  # single-label: smallest macro-F1 gain that moves a threshold
-                     )->list[float]:
-    "Per-label decision thresholds maximising validation F1 (multi-label) or macro-F1 (single-label)."
-    y = np.asarray(y).astype(np.uint8); C = y.shape[1]
-    if len(y) == 0: return [0.5 if multilabel else 1.0]*C
-    if multilabel:
-        out = []
-        for j in range(C):
-            cands = np.unique(np.clip(p[:, j], 0.05, 0.95))
-            f1s = [_prf(y[:, [j]], (p[:, [j]] >= t).astype(np.uint8))[2][0] for t in cands]
-            out.append(float(cands[int(np.argmax(f1s))]) if y[:, j].any() else 0.5)
-        return out
-    if not shift: return [1.0]*C
-    present = y.sum(0) > 0
-    macro = lambda t: _prf(y, decide(p, t, False))[2][present].mean()
-    t, best = np.ones(C), macro(np.ones(C))
-    for _ in range(3):
-        moved = False
-        for j in range(C):
-            for v in (0.5, 0.67, 0.8, 1.25, 1.5, 2.0):
-                cand = t.copy(); cand[j] = v
-                if (f := macro(cand)) > best + min_gain: t, best, moved = cand, f, True
-        if not moved: break
-    return t.tolist()
-
-# %% ../nbs/08_evaluate.ipynb #de5eea34
-def bootstrap_ci(y:np.ndarray, p:np.ndarray,          # truth and probabilities (N, C)
-                 groups:Sequence,                      # patient of each row (resampled as a unit)
-                 thresholds:Sequence[float], multilabel:bool,
-                 n:int=1000,                           # resamples
-                 seed:int=0)->dict:
-    "Patient-level bootstrap 95% intervals of macro-F1 and macro-AUROC."
-    y = np.asarray(y).astype(np.uint8); d = decide(p, thresholds, multilabel)
-    codes, uniq = pd.factorize(np.asarray(groups, dtype=str))
-    rows = [np.flatnonzero(codes == g) for g in range(len(uniq))]
-    rng, f1s, aucs = np.random.default_rng(seed), [], []
-    for _ in range(n if len(uniq) > 1 else 0):
-        ix = np.concatenate([rows[g] for g in rng.integers(0, len(uniq), len(uniq))])
-        yy, present = y[ix], y[ix].sum(0) > 0
-        if not present.any(): continue
-        f1s.append(_prf(yy, d[ix])[2][present].mean())
-        a = [_auroc(yy[:, j], p[ix, j]) for j in np.flatnonzero(present)]
-        if a := [v for v in a if v is not None]: aucs.append(np.mean(a))
-    ci = lambda v: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] if len(v) else None
-    return dict(n_boot=len(f1s), groups=len(uniq), macro_f1=ci(f1s), macro_auroc=ci(aucs))
-
-# %% ../nbs/08_evaluate.ipynb #ad166669
-def aggregate_records(p:np.ndarray,           # window probabilities (N, C)
-                      y:np.ndarray,           # window truth (N, C)
-                      meta:pd.DataFrame       # the windows' rows of meta.csv (record, patient_id)
-                     )->tuple:
-    "Mean window probabilities per record: (records, P (R, C), Y (R, C), patient of each record)."
-    rec = meta['record'].astype(str).to_numpy()
-    codes, uniq = pd.factorize(rec)
-    cnt = np.bincount(codes, minlength=len(uniq)).astype(float)[:, None]
-    P = np.zeros((len(uniq), p.shape[1])); np.add.at(P, codes, p); P /= np.maximum(cnt, 1)
-    Y = np.zeros((len(uniq), y.shape[1]), np.uint8); np.maximum.at(Y, codes, np.asarray(y, np.uint8))
-    pats = pd.Series(meta['patient_id'].astype(str).to_numpy()).groupby(codes).first().to_numpy()
-    return list(uniq), P, Y, pats
+__all__ = ['predict', 'label_columns', 'confusion_figure', 'curves_figure', 'evaluate', 'evaluate_cli']
 
 # %% ../nbs/08_evaluate.ipynb #f438c4b1
 @torch.no_grad()
@@ -185,7 +68,7 @@ def curves_figure(y:np.ndarray, p:np.ndarray, labels:Sequence[str], title:str=''
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4.2))
     for j, l in enumerate(labels):
         if y[:, j].min() == y[:, j].max(): continue
-        fpr, tpr, _ = roc_curve(y[:, j], p[:, j]); a.plot(fpr, tpr, label=f"{l} ({_auroc(y[:, j], p[:, j]):.3f})")
+        fpr, tpr, _ = roc_curve(y[:, j], p[:, j]); a.plot(fpr, tpr, label=f"{l} ({auroc(y[:, j], p[:, j]):.3f})")
         pr, rc, _ = precision_recall_curve(y[:, j], p[:, j]); b.plot(rc, pr, label=l)
     a.plot([0, 1], [0, 1], 'k:', lw=.8); a.set(xlabel='false positive rate', ylabel='true positive rate', title=f'ROC {title}')
     b.set(xlabel='recall', ylabel='precision', title=f'precision-recall {title}'); a.legend(fontsize=8); fig.tight_layout()

@@ -18,9 +18,9 @@ from .labels import read_labels
 from .signal import bandpass, resample
 from .measures import detect_rpeaks, p_wave_presence, corr_rows, beat_matrix, qrs_edges
 from .models import n_params
-from .evaluate import _prf
+from .metrics import prf
 from .export import ort_session
-from .prepare import ordered_map
+from .parallel import ordered_map
 
 # %% auto #0
 __all__ = ['RECIPES', 'NAN', 'FEATURES', 'Recipe', 'rr_features', 'beat_features', 'record_features', 'record_input', 'RecordNet',
@@ -427,7 +427,7 @@ def record_scores(y:np.ndarray,            # label index per record
     y, d = np.asarray(y), np.asarray(p).argmax(1)
     C = len(labels); scored = [j for j, l in enumerate(labels) if l != 'noisy']
     eye = np.eye(C, dtype=np.uint8)
-    f1s = lambda ix: _prf(eye[y[ix]], eye[d[ix]])[2]
+    f1s = lambda ix: prf(eye[y[ix]], eye[d[ix]])[2]
     f = f1s(slice(None))
     cm = np.zeros((C, C), int); np.add.at(cm, (y, d), 1)
     rng, boot = np.random.default_rng(seed), []
@@ -579,7 +579,7 @@ def labels_source(data:Path|str, workdir:Path|str)->Path:
 
 # %% ../nbs/07a_recipe.ipynb #bfd80d7d
 def _data_hash(rs_files:list, source:Path, recipe:Recipe)->str:
-    from ecgnb.prepare import input_hash
+    from ecgnb.folders import input_hash
     lf = source if source.is_file() else source/'labels.json'
     return input_hash(lf, [e.path for e in read_labels(source) if e.file in set(rs_files)], asdict(recipe))
 

@@ -16,7 +16,8 @@ import ecgnb
 from .core import ECGError, atomic_write, decide, env_info, git_commit, pause_point
 from .dataset import Processed, load_processed, ECGWindows, EpochSampler, balance_weights
 from .models import make_model, make_checkpoint, save_checkpoint, load_checkpoint, n_params, probabilities
-from .evaluate import scores, choose_thresholds, evaluate, confusion_figure, curves_figure
+from .metrics import scores, choose_thresholds
+from .evaluate import evaluate, confusion_figure, curves_figure
 
 # %% auto #0
 __all__ = ['TrainConfig', 'active_labels', 'class_weights', 'patient_folds', 'training_lineage', 'fit', 'train_cli',
@@ -173,7 +174,7 @@ def _better(score, loss, best)->bool:
 # %% ../nbs/07_train.ipynb #496568ac
 def training_lineage(data:Processed)->dict:  # the processed folder trained on
     "The `lineage` of a checkpoint: the folder's lineage summary (if any), its data hash and path, the commit and the start time."
-    from ecgnb.prepare import lineage_summary
+    from ecgnb.lineage import lineage_summary
     from datetime import datetime, timezone
     base = dict(lineage_hash=None, data_hash=data.data_hash(), path=str(Path(data.path).resolve()))
     return base | (lineage_summary(data.path) or {}) | dict(git_commit=git_commit(), trained_at=datetime.now(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'))
