@@ -35,12 +35,12 @@ def cinc2017_entries(folder:Path|str)->tuple[list[dict], dict]:
     if not ref.exists(): raise ECGDataError(ref, 'not found: a CinC 2017 folder has REFERENCE.csv')
     rows = [(i, r) for i, r in enumerate(csv.reader(ref.read_text(encoding='utf-8-sig').splitlines()), 1) if ''.join(r).strip()]
     if rows and _is_header(rows[0][1]): rows = rows[1:]
-    entries, missing = [], 0
+    entries, missing = [], []
     for i, row in rows:
         if len(row) != 2: raise ECGDataError(ref, f'line {i}: expected record,label, got {",".join(row)!r}')
         rec, code = row[0].strip(), row[1].strip()
         if code not in CINC2017_CODES: raise ECGDataError(ref, f'line {i}: unknown label {code!r} (expected N, A, O or ~)')
-        if not (folder/f'{rec}.hea').exists(): missing += 1; continue
+        if not (folder/f'{rec}.hea').exists(): missing.append(rec); continue
         entries.append(dict(file=f'{rec}.hea', label=[CINC2017_CODES[code]], patient_id=rec))
     return entries, dict(listed_but_absent=missing)
 
