@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 def bare_app():
-    from ecgnb.export import ort_session
+    from ecgnb.contract import ort_session
     sess = ort_session(os.environ['ECGNB_MODEL'])
     app = FastAPI()
     @app.post('/infer')

@@ -11,12 +11,12 @@ from functools import partial
 from fastcore.script import Param
 import ecgnb
 from .core import ECGError, ECGDataError, atomic_write, decide, file_sha256, samples_dir
+from .contract import ort_session, read_metadata
 
 # %% auto #0
-__all__ = ['OPSET', 'INPUT', 'OUTPUT', 'PARITY_ATOL', 'TS_CONTRACT', 'FORMATS', 'model_metadata', 'read_metadata', 'conv2d_twin',
-           'to_onnx', 'save_onnx', 'ort_session', 'parity', 'processed_windows', 'sample_windows', 'run_session',
-           'quantize', 'to_torchscript', 'ts_contract', 'save_torchscript', 'load_torchscript', 'training_data',
-           'export_model', 'export_cli']
+__all__ = ['OPSET', 'INPUT', 'OUTPUT', 'PARITY_ATOL', 'TS_CONTRACT', 'FORMATS', 'model_metadata', 'conv2d_twin', 'to_onnx',
+           'save_onnx', 'parity', 'processed_windows', 'sample_windows', 'run_session', 'quantize', 'to_torchscript',
+           'ts_contract', 'save_torchscript', 'load_torchscript', 'training_data', 'export_model', 'export_cli']
 
 # %% ../nbs/09_export.ipynb #7ea4921f
 OPSET = 18              # pinned ONNX opset of exported models
@@ -41,7 +41,7 @@ def model_metadata(ck:dict,              # a checkpoint dict (`load_checkpoint`)
     pre = dict(ck['preprocess'])
     labels = list(ck['labels'])
     thr = ck.get('thresholds') or [0.5]*len(labels)
-    meta = dict(labels=labels, fs=float(ck['fs'] or pre.get('fs')), window=int(ck['window']),
+    meta = dict(kind='windows', labels=labels, fs=float(ck['fs'] or pre.get('fs')), window=int(ck['window']),
                 window_sec=float(pre.get('window_sec', ck['window']/float(ck['fs']))), n_leads=int(ck['n_leads']),
                 leads=_leads(ck), preprocess=pre, multilabel=bool(ck['multilabel']), thresholds=[float(t) for t in thr],
                 model=ck['model'], model_kwargs=ck.get('model_kwargs') or {},
@@ -50,15 +50,6 @@ def model_metadata(ck:dict,              # a checkpoint dict (`load_checkpoint`)
                 ecgnb_version=ecgnb.__version__, opset=OPSET, input=INPUT, output=OUTPUT,
                 metrics={k: v for k, v in (ck.get('metrics') or {}).items() if isinstance(v, (int, float, str))})
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
-
-# %% ../nbs/09_export.ipynb #8d9ed779
-def read_metadata(props:dict[str, str])->dict:
-    "Decode ONNX metadata strings (from `model_metadata`) back into Python values."
-    out = {}
-    for k, v in props.items():
-        try: out[k] = json.loads(v) if k not in ('model', 'model_version', 'data_hash', 'checkpoint_sha256', 'ecgnb_version', 'input', 'output') else v
-        except json.JSONDecodeError: out[k] = v
-    return out
 
 # %% ../nbs/09_export.ipynb #b11643a4
 def _twin_layer(m):
@@ -133,17 +124,6 @@ def save_onnx(proto, path:Path|str)->Path:
     import onnx
     with atomic_write(path) as f: f.write(proto.SerializeToString())
     return Path(path)
-
-# %% ../nbs/09_export.ipynb #92e171d6
-def ort_session(path:Path|str|bytes, threads:int=1):  # an ONNX file, or a serialised model
-    "An onnxruntime CPU session with `threads` intra-op threads and full graph optimisation."
-    import onnxruntime as ort
-    so = ort.SessionOptions()
-    so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.log_severity_level = 3
-    return ort.InferenceSession(path if isinstance(path, bytes) else str(path), so, providers=['CPUExecutionProvider'])
 
 # %% ../nbs/09_export.ipynb #44a34ec0
 def parity(model,                 # the torch model, eval mode
@@ -362,13 +342,8 @@ def export_cli(checkpoint:str,           # checkpoint written by `ecgnb train`
                             choices=list(FORMATS))='onnx',
                quantize:bool=False,      # also write an int8 dynamically quantised `<out>.int8.onnx` and report its accuracy change; int8 buys file size (about 3x smaller), not speed: on CPUs without fast integer convolution onnxruntime runs it slower than float (reports/04_benchmarks times both)
                data:str|None=None):      # processed folder for real windows and labels (default: the folder the checkpoint records, by absolute path; never one relative to here)
-    "Export a checkpoint to ONNX (or TorchScript) with its signal contract."
-    from ecgnb.recipe import is_recipe_checkpoint, export_recipe
+    "Export a window model's checkpoint to ONNX (or TorchScript) with its signal contract."
     out = out or f"models/model{FORMATS[format]}"
-    if is_recipe_checkpoint(checkpoint):   # a whole-record model
-        if format != 'onnx': raise ECGError(f"{checkpoint}: a whole-record recipe fuses its CNN with gradient-boosted trees, which "
-                                            "TorchScript cannot hold (ONNX holds them as tree-ensemble operators): export it to ONNX")
-        export_recipe(checkpoint, out); return 0
     rep = export_model(checkpoint, out, data=data, quantize_int8=quantize, fmt=format)
     print('\n'.join(_report_lines(rep)))
     return 0

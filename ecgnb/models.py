@@ -91,7 +91,7 @@ def probabilities(logits:torch.Tensor, multilabel:bool)->torch.Tensor:
     return torch.sigmoid(logits) if multilabel else torch.softmax(logits, -1)
 
 # %% ../nbs/06_models.ipynb #d9eea800
-CHECKPOINT_KEYS = ('model', 'model_kwargs', 'state_dict', 'labels', 'multilabel', 'preprocess', 'n_leads', 'window', 'fs',
+CHECKPOINT_KEYS = ('kind', 'model', 'model_kwargs', 'state_dict', 'labels', 'multilabel', 'preprocess', 'n_leads', 'window', 'fs',
                    'thresholds', 'data_hash', 'epoch', 'optimizer', 'scheduler', 'rng', 'config', 'metrics', 'version', 'lineage',
                    'leads')
 _REQUIRED = ('model', 'model_kwargs', 'state_dict', 'labels', 'multilabel', 'preprocess', 'n_leads', 'window', 'fs')
@@ -107,7 +107,7 @@ def make_checkpoint(model:nn.Module,            # the trained model
                     thresholds:list|None=None,  # per-label decision thresholds (default 0.5, or argmax when single-label)
                     **extra)->dict:             # data_hash, lineage, leads (names), epoch, optimizer, scheduler, rng, config, metrics
     "The checkpoint dict of a model and the metadata export and serving need."
-    ck = dict(model=name, model_kwargs=dict(model_kwargs), state_dict={k: v.detach().cpu() for k, v in model.state_dict().items()},
+    ck = dict(kind='windows', model=name, model_kwargs=dict(model_kwargs), state_dict={k: v.detach().cpu() for k, v in model.state_dict().items()},
               labels=list(labels), multilabel=bool(multilabel), preprocess=dict(preprocess),
               n_leads=int(next(p for p in model.parameters() if p.dim() == 3).shape[1]), window=int(window),
               fs=float(preprocess.get('fs', 0) or 0), thresholds=[float(t) for t in (thresholds or [0.5]*len(labels))],
@@ -136,6 +136,7 @@ def load_checkpoint(path:Path|str,          # a file written by `ecgnb train`
     except Exception as e: raise ECGDataError(path, f"not a readable checkpoint ({type(e).__name__}: {str(e)[:200]})") from None
     if not isinstance(ck, dict) or (missing := [k for k in _REQUIRED if k not in ck]):
         raise ECGDataError(path, f"not an ecgnb checkpoint (missing {missing if isinstance(ck, dict) else 'everything'})")
+    if ck.get('kind', 'windows') != 'windows': raise ECGDataError(path, f"a {ck['kind']} model, not a window model")
     try:
         model = make_model(ck['model'], ck['n_leads'], len(ck['labels']), **ck['model_kwargs'])
         model.load_state_dict(ck['state_dict'])

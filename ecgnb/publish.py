@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib, json, os, re, shutil, tempfile
 from pathlib import Path
 from .core import ECGError, ECGDataError, atomic_dir, file_sha256
-from .export import read_metadata
+from .contract import read_metadata
 
 # %% auto #0
 __all__ = ['ECGNB_URL', 'TAGS', 'REPO_FILES', 'read_contract', 'find_evaluation', 'eval_metrics', 'model_index', 'card_metadata',

@@ -19,7 +19,7 @@ from .signal import bandpass, resample
 from .measures import detect_rpeaks, p_wave_presence, corr_rows, beat_matrix, qrs_edges
 from .models import n_params
 from .metrics import prf
-from .export import ort_session
+from .contract import ort_session
 from .parallel import ordered_map
 
 # %% auto #0

@@ -18,7 +18,8 @@ from .core import ECGError, ECGDataError, decide
 from .loaders import lead_key
 from .signal import Preprocess
 from .measures import heart_rate, recording_measures, signal_quality, detect_rpeaks
-from .export import INPUT, ort_session, read_metadata
+from .export import INPUT
+from .contract import ort_session, read_metadata
 
 # %% auto #0
 __all__ = ['FS_RANGE', 'UNITS', 'MAX_ABS_MV', 'MAX_BATCH', 'DOCS_ASSETS', 'FILE_EXTS', 'INLINE_SECONDS', 'PAGE', 'router', 'app',
