@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 from fastcore.script import Param
 from .core import ECGError, ECGDataError, file_sha256
-from .prepare import DATA_FILES, LINEAGE, data_hash
+from .folders import DATA_FILES, data_hash
+from .lineage import LINEAGE
 
 # %% auto #0
 __all__ = ['model_lineage', 'check_data', 'audit', 'audit_lines', 'audit_cli']

@@ -17,7 +17,7 @@ __all__ = ['COMMANDS', 'command_parser', 'main', 'sh']
 COMMANDS = {  # name: (module, function, one-line help)
     'study':            ('ecgnb.study',     'study_cli',            'run the whole study (papermill reports) and write its index'),
     'prepare':          ('ecgnb.prepare',   'prepare_cli',          'generate synthetic records, or turn raw recordings into training windows'),
-    'merge':            ('ecgnb.prepare',   'merge_cli',            'merge prepared shards into one processed folder'),
+    'merge':            ('ecgnb.merge',     'merge_cli',            'merge prepared shards into one processed folder'),
     'convert-serial':   ('ecgnb.serial',    'convert_serial_cli',   'convert an Arduino serial-monitor log to .npy + .meta.json + preview'),
     'download':         ('ecgnb.download',  'download_cli',         'fetch a PhysioNet database (resumable, SHA256-checked) for the real-data reports'),
     'import-physionet': ('ecgnb.physionet', 'import_physionet_cli', 'write labels.json for a PhysioNet folder (cinc2017, mitdb, ptbxl, cinc2020)'),

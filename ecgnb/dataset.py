@@ -12,6 +12,7 @@ import numpy as np, pandas as pd
 import torch
 from torch.utils.data import Dataset, Sampler
 from .core import ECGError, ECGDataError, LEADS_12, atomic_dir
+from .folders import data_hash as folder_hash
 
 # %% auto #0
 __all__ = ['write_processed', 'toy_processed', 'Processed', 'load_processed', 'split_patients', 'indices', 'data_hash',
@@ -28,7 +29,6 @@ def write_processed(out:Path|str,          # folder to (re)create
                     report:dict|None=None   # extra fields for report.json
                    )->Path:
     "Write arrays in the processed-folder format, atomically; returns the folder."
-    import ecgnb.prepare   # its `data_hash`, the one definition (imported here: it brings scipy)
     X, y = np.asarray(X, np.float32), np.asarray(y, np.uint8)
     if X.ndim != 3 or y.ndim != 2 or len(X) != len(y) or len(meta) != len(X) or y.shape[1] != len(labels):
         raise ECGError(f"inconsistent shapes: X {X.shape}, y {y.shape}, meta {len(meta)} rows, {len(labels)} labels")
@@ -40,7 +40,7 @@ def write_processed(out:Path|str,          # folder to (re)create
         meta[['record', 'patient_id', 'window', 'start', 'labels']].to_csv(t/'meta.csv', index=False)
         (t/'splits.json').write_text(json.dumps(splits))
         counts = {l: int(c) for l, c in zip(labels, y.sum(0))}
-        rep = dict(n_windows=len(X), counts=counts, skipped=[], dropped_windows=0, data_hash=ecgnb.prepare.data_hash(t)) | (report or {})
+        rep = dict(n_windows=len(X), counts=counts, skipped=[], dropped_windows=0, data_hash=folder_hash(t)) | (report or {})
         (t/'report.json').write_text(json.dumps(rep, indent=1))
     return out
 
@@ -174,10 +174,9 @@ def indices(self:Processed, split:str|Sequence[str])->np.ndarray:
 
 # %% ../nbs/05a_dataset.ipynb #43246616
 def data_hash(self:Processed)->str:
-    "The data hash report.json recorded, else `ecgnb.prepare.data_hash` of the folder."
+    "The data hash report.json recorded, else `ecgnb.folders.data_hash` of the folder."
     if h := self.report.get('data_hash'): return h
-    import ecgnb.prepare
-    return ecgnb.prepare.data_hash(self.path)
+    return folder_hash(self.path)
 
 # %% ../nbs/05a_dataset.ipynb #88b59eab
 Processed.split_patients, Processed.indices, Processed.data_hash = split_patients, indices, data_hash

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from conftest import ecgnb, BIN, sample
 from ecgnb.core import STARTER_LABELS, file_sha256
-from ecgnb.prepare import DATA_FILES
+from ecgnb.folders import DATA_FILES
 
 @pytest.fixture(autouse=True)
 def _salt(tmp_path, monkeypatch):
