@@ -14,12 +14,12 @@ from .core import ECGError, ECGDataError
 from .signal import as_signal, check_fs, bandpass, resample, edge_pad, running_median
 
 # %% auto #0
-__all__ = ['QRS_SHARE', 'SLOW_WAVES', 'BEAT_SYMBOLS', 'DETECTORS', 'one_lead', 'detect_rpeaks', 'rr_intervals', 'heart_rate',
-           'hrv_features', 'clipped_fraction', 'beat_matrix', 'beat_quality', 'signal_quality', 'qrs_share',
-           'slow_waves', 'ecg_likeness', 'recording_measures', 'qrs_edges', 'qrs_width', 'st_level', 'j_point_st',
-           'p_stretch', 'corr_rows', 'p_wave_presence', 'p_wave_snr', 'match_beats', 'beat_scores', 'read_annotated',
-           'annotated_records', 'vf_spans', 'score_rpeaks', 'score_total', 'format_scores', 'score_rpeaks_cli',
-           'drop_beats', 'write_annotated']
+__all__ = ['QRS_SHARE', 'SLOW_WAVES', 'QRS_MV', 'BEAT_SYMBOLS', 'DETECTORS', 'one_lead', 'detect_rpeaks', 'rr_intervals',
+           'heart_rate', 'hrv_features', 'clipped_fraction', 'beat_matrix', 'beat_quality', 'signal_quality',
+           'qrs_share', 'slow_waves', 'qrs_amplitude', 'ecg_likeness', 'lead_likeness', 'recording_measures',
+           'qrs_edges', 'qrs_width', 'st_level', 'j_point_st', 'p_stretch', 'corr_rows', 'p_wave_presence',
+           'p_wave_snr', 'match_beats', 'beat_scores', 'read_annotated', 'annotated_records', 'vf_spans',
+           'score_rpeaks', 'score_total', 'format_scores', 'score_rpeaks_cli', 'drop_beats', 'write_annotated']
 
 # %% ../nbs/02a_measures.ipynb #4a717616
 def _qrs_segments(q:np.ndarray, fs:float, smooth=0.1, avg=0.75, k=1.5, minlen=0.4):
@@ -254,20 +254,44 @@ def slow_waves(tpl:np.ndarray,  # a median beat of a band-passed lead, its R-pea
     amp = np.ptp(tpl[r - q:r + q])
     return float(np.abs(tpl[a:b] - np.median(tpl[:r - int(0.1*fs)])).max()/amp) if amp > 0 else float('nan')
 
+# %% ../nbs/02a_measures.ipynb #918c9e80
+def qrs_amplitude(tpl:np.ndarray,   # a median beat of a band-passed lead, its R-peak `before` s from the start
+                  fs:float, before:float=0.3)->float:  # mV
+    "Peak-to-peak amplitude of the median beat within 60 ms of its R-peak."
+    r, q = int(round(before*fs)), int(0.06*fs)
+    return float(np.ptp(tpl[max(0, r - q):r + q])) if len(tpl) > r else float('nan')
+
 # %% ../nbs/02a_measures.ipynb #74cee3cd
 QRS_SHARE = (0.003, 0.006)    # 10-30 Hz share of the 1-40 Hz power: no QRS-like complexes below the first, no doubt above the second
 SLOW_WAVES = (0.006, 0.015)   # `slow_waves`: nothing between the spikes below the first, a T wave above the second
+QRS_MV = (0.01, 0.025)        # QRS peak-to-peak of the median beat, mV: no heart's below the first (a lead off), enough above the second
 
 def _ramp(v:float, lo:float, hi:float)->float: return float(np.clip((v - lo)/(hi - lo), 0, 1)) if np.isfinite(v) else 0.0
 
 def ecg_likeness(share:float,  # `qrs_share` of the lead
-                 waves:float   # `slow_waves` of its median beat
+                 waves:float,  # `slow_waves` of its median beat
+                 qrs_mv:float  # the median beat's QRS peak-to-peak in mV (`qrs_amplitude`)
                 )->tuple[float, str|None]:  # factor in [0, 1], and why it is below 1 (None when it is not)
-    "How much a lead looks like ECG: steep QRS-like complexes among slower waves; a factor of the signal quality."
-    fq, fw = _ramp(share, *QRS_SHARE), _ramp(waves, *SLOW_WAVES)
-    if fq < 1: return fq*fw, f"no QRS-like complexes: {100*share:.2f} % of the power in 10-30 Hz" if np.isfinite(share) else 'a flat signal'
-    if fw < 1: return fw, f"nothing between the beats: no T waves ({100*waves:.1f} % of the QRS)" if np.isfinite(waves) else 'too few beats'
+    "How much a lead looks like ECG: steep QRS-like complexes of a heart's size among slower waves; a factor of the signal quality."
+    if not np.isfinite(share): return 0.0, 'a flat signal'
+    if not np.isfinite(qrs_mv): return 0.0, 'too few beats to tell'
+    fa, fq, fw = _ramp(qrs_mv, *QRS_MV), _ramp(share, *QRS_SHARE), _ramp(waves, *SLOW_WAVES)
+    if fa < 1: return fa*fq*fw, f"complexes of {1000*qrs_mv:.0f} µV are too small for an ECG (a lead off?)"
+    if fq < 1: return fq*fw, f"no QRS-like complexes: {100*share:.2f} % of the power in 10-30 Hz"
+    if fw < 1: return fw, f"nothing between the beats: no T waves ({100*waves:.1f} % of the QRS)"
     return 1.0, None
+
+# %% ../nbs/02a_measures.ipynb #0152030b
+def lead_likeness(x:np.ndarray,    # one lead, raw, in mV
+                  fs:float,         # sampling rate in Hz
+                  peaks:np.ndarray  # its R-peaks
+                 )->tuple[float, str|None]:  # `ecg_likeness`
+    "`ecg_likeness` of a lead: the QRS band's share of its band-passed power, and its median beat's T waves and QRS size."
+    y = bandpass(np.asarray(x, np.float64), fs, 0.5, 40.0)
+    beats, _ = beat_matrix(y, peaks, fs, 0.3, 0.5)
+    tpl = np.median(beats, 0) if len(beats) > 2 else None
+    nan = float('nan')
+    return ecg_likeness(qrs_share(y, fs), slow_waves(tpl, fs) if tpl is not None else nan, qrs_amplitude(tpl, fs) if tpl is not None else nan)
 
 # %% ../nbs/02a_measures.ipynb #fccfbb0e
 def recording_measures(x:np.ndarray,     # one lead, shape (n,)
