@@ -11,7 +11,7 @@ import ecgnb
 from .core import ECGError
 
 # %% auto #0
-__all__ = ['COMMANDS', 'command_parser', 'main', 'sh']
+__all__ = ['COMMANDS', 'KIND_COMMANDS', 'command_parser', 'kinds_parser', 'main', 'sh']
 
 # %% ../nbs/12_cli.ipynb #1d631c0f
 COMMANDS = {  # name: (module, function, one-line help)
@@ -24,9 +24,9 @@ COMMANDS = {  # name: (module, function, one-line help)
     'fixtures':         ('ecgnb.checks',    'fixtures_cli',         'write realistic synthetic fixtures with a manifest'),
     'check-waveforms':  ('ecgnb.checks',    'check_waveforms_cli',  'check a folder of records against their labels'),
     'score-rpeaks':     ('ecgnb.measures',  'score_rpeaks_cli',     'score the R-peak detector on WFDB records with beat annotations'),
-    'train':            ('ecgnb.train',     'train_cli',            'train a model on processed windows'),
-    'evaluate':         ('ecgnb.evaluate',  'evaluate_cli',         'evaluate a checkpoint: metrics, thresholds, figures'),
-    'export':           ('ecgnb.export',    'export_cli',           'export a checkpoint to ONNX (or TorchScript) with its signal contract'),
+    'train':            ('ecgnb.contract',  'train',                'train a model: on prepared windows (window model) or on whole records with their labels.json (record model)'),
+    'evaluate':         ('ecgnb.contract',  'evaluate',             'evaluate a checkpoint of either kind: metrics, thresholds, per-record results'),
+    'export':           ('ecgnb.contract',  'export',               'export a checkpoint to ONNX (or a window model to TorchScript) with its signal contract'),
     'publish':          ('ecgnb.publish',   'publish_cli',          'build (and upload) a Hugging Face model repository from an ONNX model'),
     'audit':            ('ecgnb.audit',     'audit_cli',            "where a model came from: its data's hash, records, patients, consent, commit"),
     'serve':            ('ecgnb.service',   'serve_cli',            'serve an ONNX model over HTTP'),
@@ -43,30 +43,35 @@ def _command(name:str):
     return getattr(importlib.import_module(mod), fn)
 
 # %% ../nbs/12_cli.ipynb #7b0eece8
+def _argument(name:str, d)->tuple[list, dict]:
+    "The `add_argument` call (names, keywords) of parameter `name` from its fastcore docment `d`."
+    default = None if d.default is inspect.Parameter.empty else d.default
+    required = d.default is inspect.Parameter.empty
+    if isinstance(d.anno, Param):
+        kw = {k: v for k, v in d.anno.kwargs.items() if k not in ('default', 'version')}
+        kw['help'] = d.anno.help or d.docment or ''
+        if not d.anno.opt:
+            if not required: kw.setdefault('nargs', '?')
+            return [name], kw | dict(default=default)
+        if kw.get('action') in ('store_true', 'store_false'): kw.pop('type', None)
+    elif d.anno is bool: kw = dict(action='store_true', help=d.docment or '')
+    else:
+        anno = d.anno
+        if getattr(anno, '__args__', None) and type(None) in anno.__args__:   # Optional[X] -> X
+            anno = next(a for a in anno.__args__ if a is not type(None))
+        kw = dict(type=anno if anno in (int, float, str) else str, help=d.docment or '')
+    kw['help'] = kw.get('help', '').replace('%', '%%')     # argparse reads % as a format code
+    if required and kw.get('action') is None: kw['required'] = True
+    return ['--' + name.replace('_', '-')], kw | dict(dest=name, default=default if kw.get('action') is None else bool(default))
+
+# %% ../nbs/12_cli.ipynb #1d9fabb6
 def command_parser(func, prog:str|None=None)->argparse.ArgumentParser:
     "An `ArgumentParser` built from `func`'s signature and docments."
     p = argparse.ArgumentParser(prog=prog, description=(func.__doc__ or '').strip(),
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     for name, d in docments(func, full=True, returns=False, eval_str=True).items():
-        default = None if d.default is inspect.Parameter.empty else d.default
-        required = d.default is inspect.Parameter.empty
-        if isinstance(d.anno, Param):
-            kw = {k: v for k, v in d.anno.kwargs.items() if k not in ('default', 'version')}
-            kw['help'] = d.anno.help or d.docment or ''
-            if not d.anno.opt:
-                if not required: kw.setdefault('nargs', '?')
-                p.add_argument(name, default=default, **kw); continue
-            if kw.get('action') in ('store_true', 'store_false'): kw.pop('type', None)
-        elif d.anno is bool: kw = dict(action='store_true', help=d.docment or '')
-        else:
-            anno = d.anno
-            if getattr(anno, '__args__', None) and type(None) in anno.__args__:   # Optional[X] -> X
-                anno = next(a for a in anno.__args__ if a is not type(None))
-            kw = dict(type=anno if anno in (int, float, str) else str, help=d.docment or '')
-        kw['help'] = kw.get('help', '').replace('%', '%%')     # argparse reads % as a format code
-        flag = '--' + name.replace('_', '-')
-        if required and kw.get('action') is None: kw['required'] = True
-        p.add_argument(flag, dest=name, default=default if kw.get('action') is None else bool(default), **kw)
+        names, kw = _argument(name, d)
+        p.add_argument(*names, **kw)
     p.add_argument('--debug', action='store_true', help='show the full traceback on errors')
     return p
 
@@ -79,6 +84,47 @@ def _usage()->str:
     lines += ['', "run 'ecgnb <command> --help' for a command's options"]
     return '\n'.join(lines)
 
+# %% ../nbs/12_cli.ipynb #33ac366d
+KIND_COMMANDS = ('train', 'evaluate', 'export')   # commands each kind of model answers with its own function
+_UNSET = argparse.SUPPRESS                       # a flag not given leaves no value: the kind's own default applies
+
+def kinds_parser(funcs:dict, prog:str|None=None)->argparse.ArgumentParser:  # kind -> its function for the command
+    "One parser with the flags of every kind's function, each saying which kinds take it and their defaults."
+    p = argparse.ArgumentParser(prog=prog, argument_default=_UNSET,
+                                description=' / '.join(f"{k}: {(f.__doc__ or '').strip()}" for k, f in funcs.items()))
+    p.add_argument('--kind', choices=list(funcs), help='the kind of model (default: what the data or the checkpoint is)')
+    specs = {}
+    for kind, f in funcs.items():
+        for name, d in docments(f, full=True, returns=False, eval_str=True).items(): specs.setdefault(name, []).append((kind, d))
+    for name, kd in specs.items():
+        names, kw = _argument(name, kd[0][1])
+        defaults = {k: d.default for k, d in kd if d.default not in (inspect.Parameter.empty, None, False)}
+        note = (f" [{', '.join(k for k, _ in kd)} model only]" if len(kd) < len(funcs) else '') + (
+            f" (default: {', '.join(f'{k} {v}' for k, v in defaults.items())})" if defaults else '')
+        if len(kd) > 1 and all('choices' in _argument(name, d)[1] for _, d in kd):
+            kw['choices'] = list(dict.fromkeys(c for _, d in kd for c in _argument(name, d)[1]['choices']))
+        docs = list(dict.fromkeys(_argument(name, d)[1]['help'] for _, d in kd))
+        text = docs[0] if len(docs) == 1 else '; '.join(f"{k}: {_argument(name, d)[1]['help']}" for k, d in kd)
+        kw.update(required=False, default=_UNSET, help=text + note.replace('%', '%%'))
+        if kw.get('action') == 'store_true': kw.pop('required')
+        p.add_argument(*names, **kw)
+    p.add_argument('--debug', action='store_true', default=False, help='show the full traceback on errors')
+    return p
+
+# %% ../nbs/12_cli.ipynb #afe479f6
+def _by_kind(name:str, rest:list[str]):
+    "Run command `name` (one of `KIND_COMMANDS`) with the function of the kind of model it is given."
+    from ecgnb.contract import KINDS, step, command_kind
+    funcs = {k: step(k, name) for k in KINDS}
+    given = vars(kinds_parser(funcs, f"ecgnb {name}").parse_args(rest)); given.pop('debug', None)
+    kind = given.pop('kind', None) or command_kind(name, given)
+    params = inspect.signature(funcs[kind]).parameters
+    if extra := [k for k in given if k not in params]:
+        raise ECGError(f"--{extra[0].replace('_', '-')} does not apply to the {kind} model ({KINDS[kind].about})")
+    if missing := [k for k, v in params.items() if v.default is inspect.Parameter.empty and k not in given]:
+        raise ECGError(f"--{missing[0].replace('_', '-')} is required for the {kind} model")
+    return funcs[kind](**given)
+
 # %% ../nbs/12_cli.ipynb #c7979e78
 def main(argv:list[str]|None=None)->int:
     "Run `ecgnb` with `argv` (default: the process arguments); returns the exit status."
@@ -90,10 +136,12 @@ def main(argv:list[str]|None=None)->int:
         print(f"ecgnb: error: unknown command {name!r}\n\n{_usage()}", file=sys.stderr); return 2
     debug = '--debug' in rest
     try:
-        func = _command(name)
-        args = vars(command_parser(func, f"ecgnb {name}").parse_args(rest))
-        args.pop('debug')
-        res = func(**args)
+        if name in KIND_COMMANDS: res = _by_kind(name, rest)
+        else:
+            func = _command(name)
+            args = vars(command_parser(func, f"ecgnb {name}").parse_args(rest))
+            args.pop('debug')
+            res = func(**args)
         return res if isinstance(res, int) and not isinstance(res, bool) else 0
     except SystemExit as e: return e.code if isinstance(e.code, int) else 1
     except KeyboardInterrupt: print('ecgnb: interrupted', file=sys.stderr); return 130

@@ -125,10 +125,7 @@ def evaluate_cli(checkpoint:str,               # checkpoint written by `ecgnb tr
                  batch:int=256,                # windows per forward pass
                  device:str='cpu',             # 'cpu' or 'cuda'
                  seed:int=0):                  # bootstrap seed
-    "Evaluate a checkpoint on processed windows: metrics.json, figures, per-record results."
-    from ecgnb.recipe import is_recipe_checkpoint, evaluate_recipe
-    if is_recipe_checkpoint(checkpoint):   # a whole-record recipe: DATA is a folder of records, not of windows
-        evaluate_recipe(checkpoint, data, split, out, n_boot); return 0
+    "Evaluate a window model's checkpoint on processed windows: metrics.json, figures, per-record results."
     import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
     t0 = time.time()
     if device.startswith('cuda') and not torch.cuda.is_available(): raise ECGError("--device cuda: no CUDA device here")

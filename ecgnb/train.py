@@ -386,14 +386,8 @@ def train_cli(data:str='data/processed',      # processed folder (from `ecgnb pr
               patience:int=8,                 # stop after this many epochs without a better validation score
               augment:bool=False,             # augment training windows with ecgnb.augment's default pipeline
               threads:int=0,                  # torch CPU threads per process (0: torch's default; 1 is fastest on a busy machine)
-              quiet:bool=False,               # no progress bar or per-epoch lines
-              recipe:Param('a whole-record recipe (see ecgnb.recipe): DATA is then a folder of records with labels.json '
-                           'or REFERENCE.csv, scored on a fixed 80/20 split or with --folds K', str, choices=['cinc2017'])=None):
+              quiet:bool=False):              # no progress bar or per-epoch lines
     "Train a model on processed windows with patient-level splits; writes checkpoints and a metrics JSON."
-    if recipe:
-        from ecgnb.recipe import train_recipe
-        train_recipe(data, recipe, save, folds, seed, epochs, threads=threads, quiet=quiet)
-        return 0
     args = dict(locals())
     cfg = TrainConfig(**{f.name: args[f.name] for f in fields(TrainConfig)})
     rank, world, local = _dist_info()

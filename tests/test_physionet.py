@@ -140,15 +140,15 @@ def _cinc2020_record(folder, name, comments):
     hea.write_text('\n'.join(lines + comments) + '\n')
 
 def test_cinc2020_cpsc2018_real(tmp_path):
-    "The committed CPSC 2018 excerpt (19 12-lead records) as the 2020 challenge distributes it: diagnoses read, age and sex left out."
+    "The committed CPSC 2018 excerpt (21 12-lead records) as the 2020 challenge distributes it: diagnoses read, age and sex left out."
     r = ecgnb('import-physionet', '--kind', 'cinc2020', '--input-dir', sample('cpsc2018'), '--labels-out', tmp_path/'labels.json')
     assert r.returncode == 0, r.stderr
-    assert '19 records, 19 patients' in r.stdout and 'normal 4, st_elevation 2, arrhythmia 2, afib 3' in r.stdout, r.stdout
-    assert 'right_bundle_branch_block 2' in r.stdout and 'skipped' not in r.stdout and 'unknown' not in r.stdout
+    assert '21 records, 21 patients' in r.stdout and 'normal 4, st_elevation 2, arrhythmia 2, afib 5' in r.stdout, r.stdout
+    assert 'right_bundle_branch_block 4' in r.stdout and 'skipped' not in r.stdout and 'unknown' not in r.stdout
     text = (tmp_path/'labels.json').read_text()
     assert '"age"' not in text and '"sex"' not in text and 'Male' not in r.stdout
     recs, errs = load_folder(tmp_path/'labels.json')
-    assert len(recs) == 19 and not errs and recs[0].fs == 500
+    assert len(recs) == 21 and not errs and recs[0].fs == 500
 
 def test_cinc2020_cpsc2018_full(tmp_path):
     "The 150 CPSC 2018 records of the full folder and their label counts."

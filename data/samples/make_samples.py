@@ -3,7 +3,7 @@
     python data/samples/make_samples.py ../shared/data
 
 Writes mitdb/ (the first 10 minutes of MIT-BIH record 100 and its beat annotations), cinc2017/ (34 whole CinC 2017
-records and their REFERENCE.csv rows) and cpsc2018/ (19 whole CPSC 2018 12-lead records). The records are chosen by
+records and their REFERENCE.csv rows) and cpsc2018/ (21 whole CPSC 2018 12-lead records). The records are chosen by
 name below, so the sample is the same every time it is made.
 """
 import shutil, sys
@@ -17,9 +17,10 @@ CINC = dict(N=['A00254', 'A00256', 'A00257', 'A00258', 'A00262', 'A00263', 'A002
             A=['A00264', 'A00282', 'A00404', 'A00567', 'A00589', 'A00592', 'A00614', 'A00621'],
             O=['A00243', 'A00246', 'A00255', 'A00259', 'A00270', 'A00278', 'A00286', 'A00288'],
             **{'~': ['A00307', 'A00370', 'A00445', 'A00474', 'A00591', 'A00619']})
-# CPSC 2018: 12 leads at 500 Hz; every diagnosis of the database, two ST-elevation records that the J-point rule calls.
+# CPSC 2018: 12 leads at 500 Hz; every diagnosis of the database, two ST-elevation records that the J-point rule calls,
+# and two records with two diagnoses each (AF and RBBB), so that the excerpt is multi-label as the database is.
 CPSC = ['A0001', 'A0002', 'A0029', 'A0037', 'A0041', 'A0003', 'A0007', 'A0023', 'A0021', 'A0034', 'A0100', 'A0106',
-        'A0044', 'A0131', 'A0010', 'A0039', 'A0102', 'A0025', 'A0049']
+        'A0044', 'A0131', 'A0010', 'A0039', 'A0102', 'A0025', 'A0049', 'A0079', 'A0112']
 
 def mitdb(src:Path, out:Path):
     "The first MITDB_SECONDS of record 100, in its own format 212, with the annotations that fall inside."
