@@ -1,12 +1,12 @@
 #!/usr/bin/env python
-"""Load benchmark of a whole-record model (`ecgnb train --recipe`, `ecgnb export`) behind `ecgnb serve`, beside the
+"""Load benchmark of a record model (`ecgnb train --recipe cinc2017`, `ecgnb export`) behind `ecgnb serve`, beside the
 peer a user would write: FastAPI + neurokit2 (`ecg_process`: cleaning, R-peaks, rate, quality) + onnxruntime.
 
-    .venv/bin/python bench/record_bench.py --model models/recipe.onnx [--workers 2] [--seconds 10]
+    .venv/bin/python bench/record_bench.py --model models/record.onnx [--workers 2] [--seconds 10]
 
 Needs `wrk` (Debian: apt-get install wrk). The request is one real 30-s CinC 2017 record at 300 Hz (JSON, mV).
 The peer runs the same ONNX file once per request on its own 150-Hz resampling of the signal with the record
-features left missing (neurokit2 does not compute them): its answers are not the recipe's, the comparison is of
+features left missing (neurokit2 does not compute them): its answers are not the record model's, the comparison is of
 cost. Writes bench/results/record-<time>.json. Numbers depend on what else runs on the machine: say so with them.
 """
 from __future__ import annotations
@@ -53,17 +53,21 @@ def record_30s()->tuple[np.ndarray, float, str]:
     raise SystemExit('no CinC 2017 samples found (../shared/data/cinc2017-dev)')
 
 def stages(model:str, x:np.ndarray, fs:float, n:int=100)->dict:
-    "Microseconds per stage of one record request in this process."
-    from ecgnb.service import Engine
-    from ecgnb.recipe import record_input, record_features
+    "Microseconds per stage of one record request in this process: each part of the record runner, then the whole."
+    from ecgnb.engine import Engine
+    from ecgnb.features import record_view, record_input, record_features, record_quality
     import neurokit2 as nk
     eng = Engine(model)
     body = orjson.dumps({'signal': np.round(x.astype(float), 4).tolist(), 'fs': fs})
     xx, f = eng.parse(body)
-    s, feats = record_input(xx[0], f), record_features(xx[0], f)
-    jobs = {'parse+validate': lambda: eng.parse(body), 'record_input (CNN view)': lambda: record_input(xx[0], f),
-            'record_features': lambda: record_features(xx[0], f),
-            'onnxruntime (CNN + trees)': lambda: eng.sess.run(None, {'signal': s[None, None], 'features': feats[None]}),
+    peaks = eng.runner._peaks(np.ascontiguousarray(xx[0]), f)
+    v = record_view(xx, f, 0, peaks)
+    s, feats = record_input(v, eng.runner.rate), record_features(v)
+    fresh = lambda: record_view(xx, f, 0, peaks)   # a view computes its beats and spectrum on first use: time them on a new one
+    jobs = {'parse+validate': lambda: eng.parse(body), 'R-peaks (compiled)': lambda: eng.runner._peaks(np.ascontiguousarray(xx[0]), f),
+            'view (band-pass every lead)': fresh, 'record_features': lambda: record_features(fresh()),
+            'record_input (CNN view)': lambda: record_input(v, eng.runner.rate), 'record_quality': lambda: record_quality(fresh()),
+            'onnxruntime (CNN + trees)': lambda: eng.sess.run(None, {'signal': s[None], 'features': feats[None]}),
             'Engine.infer (all but parse)': lambda: eng.infer(xx, f),
             'peer: neurokit2 ecg_process': lambda: nk.ecg_process(xx[0].astype(np.float64), sampling_rate=int(f))}
     return time_jobs(jobs, n)

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from fastcore.script import Param
 from .core import ECGError, ECGDataError, file_sha256
-from .folders import DATA_FILES, data_hash
+from .folders import input_hash, DATA_FILES, data_hash
 from .lineage import LINEAGE
 
 # %% auto #0
@@ -41,13 +41,21 @@ def model_lineage(path:Path|str)->dict:  # a checkpoint (.pt), ONNX (.onnx) or T
     return _checkpoint_info(path)
 
 # %% ../nbs/09b_audit.ipynb #548d34f3
+def _labels_hash(p:Path)->str|None:
+    "The data hash of a labels file as the record model computes it: the file and every record it lists (None when unreadable)."
+    from ecgnb.labels import read_labels
+    try: return input_hash(p, [e.path for e in read_labels(p)], {})
+    except ECGError: return None
+
 def check_data(lineage:dict)->dict:  # a model's `lineage`
-    "Does the processed folder a model was trained on still hold that data? status: matches, changed, not found or unknown."
+    "Does the data a model was trained on still hold what it held then? status: matches, changed, not found or unknown."
     if not lineage.get('path'): return dict(status='unknown', path=None, changed=[])
     p = Path(lineage['path'])
-    if not p.is_dir(): return dict(status='not found', path=str(p), changed=[])
-    now = dict(data_hash=data_hash(p) if all((p/f).is_file() for f in DATA_FILES) else None,
-               lineage_hash=file_sha256(p/LINEAGE) if (p/LINEAGE).is_file() else None)
+    if p.is_file(): now = dict(data_hash=_labels_hash(p))   # a record model's labels file
+    elif p.is_dir():
+        now = dict(data_hash=data_hash(p) if all((p/f).is_file() for f in DATA_FILES) else None,
+                   lineage_hash=file_sha256(p/LINEAGE) if (p/LINEAGE).is_file() else None)
+    else: return dict(status='not found', path=str(p), changed=[])
     changed = [k for k, v in now.items() if lineage.get(k) and v != lineage[k]]
     return dict(status='changed' if changed else 'matches', path=str(p), changed=changed, now=now)
 
@@ -70,6 +78,16 @@ def _data_line(d:dict, lin:dict)->str:
     if d['status'] == 'matches': return f"{d['path']} matches (data hash{' and lineage.json' if lin.get('lineage_hash') else ''} unchanged)"
     return f"{d['path']} has CHANGED since training: " + '; '.join(f"{k} now {d['now'][k] or 'missing'} (was {lin[k]})" for k in d['changed'])
 
+# %% ../nbs/09b_audit.ipynb #2105d271
+def _lineage_line(lin:dict)->str:
+    "What the model's lineage says of its data: lineage.json's hash and counts, or a labels file's records and patients."
+    if lin.get('lineage_hash'):
+        return (f"lineage.json SHA-256 {lin['lineage_hash']}: {lin.get('records')} records of {lin.get('patients')} patients, "
+                f"{lin.get('windows')} windows; ids are {lin.get('pseudonyms', 'pseudonyms')}")
+    if lin.get('records') is not None:
+        return f"{lin['records']} records of {lin.get('patients')} patients read whole from {Path(lin.get('path') or '?').name}"
+    return 'not recorded (the data was prepared without lineage.json, or the model predates it)'
+
 # %% ../nbs/09b_audit.ipynb #785101c8
 def audit_lines(a:dict)->list[str]:  # an `audit`
     "The audit in words: model, training, data, lineage, consent, data on disk."
@@ -79,9 +97,7 @@ def audit_lines(a:dict)->list[str]:  # an `audit`
             ('trained', f"{lin.get('trained_at') or 'time not recorded'} at commit {lin.get('git_commit') or 'not recorded'}"
                         + (f", best epoch {a['epoch'] + 1}" if isinstance(a.get('epoch'), int) else '')),
             ('data hash', a.get('data_hash') or 'not recorded'),
-            ('lineage', f"lineage.json SHA-256 {lin['lineage_hash']}: {lin.get('records')} records of {lin.get('patients')} patients, "
-                        f"{lin.get('windows')} windows; ids are {lin.get('pseudonyms', 'pseudonyms')}" if lin.get('lineage_hash')
-                        else 'not recorded (the data was prepared without lineage.json, or the model predates it)'),
+            ('lineage', _lineage_line(lin)),
             ('consent', _consent_line(lin.get('consent') or {})),
             ('data on disk', _data_line(a['data'], lin))]
     return [f"{k + ':':<14}{v}" for k, v in rows]

@@ -11,7 +11,8 @@ from .contract import read_metadata
 
 # %% auto #0
 __all__ = ['ECGNB_URL', 'TAGS', 'REPO_FILES', 'read_contract', 'find_evaluation', 'eval_metrics', 'model_index', 'card_metadata',
-           'public_contract', 'usage_code', 'model_card', 'check_repo_id', 'build_repo', 'upload', 'publish_cli']
+           'public_contract', 'usage_code', 'windows_card', 'record_card', 'model_card', 'check_repo_id', 'build_repo',
+           'upload', 'publish_cli']
 
 # %% ../nbs/09a_publish.ipynb #1cf7a837
 def read_contract(model:Path|str)->dict:  # an ONNX file written by `ecgnb export`
@@ -37,7 +38,7 @@ def _of_checkpoint(ev:dict, sha:str)->bool:
     "Did the evaluation `ev` score the checkpoint whose SHA-256 is `sha`?"
     if not sha: return False
     if ev.get('checkpoint_sha256'): return ev['checkpoint_sha256'] == sha
-    ck = ev.get('checkpoint')     # a recipe's evaluation names its checkpoint file only
+    ck = ev.get('checkpoint')     # an older evaluation names its checkpoint file only
     return bool(ck) and Path(ck).is_file() and file_sha256(ck) == sha
 
 # %% ../nbs/09a_publish.ipynb #7f452fd8
@@ -64,14 +65,12 @@ def find_evaluation(model:Path|str,              # the exported model
 # %% ../nbs/09a_publish.ipynb #c7ba2b49
 def eval_metrics(ev:dict)->list[dict]:  # an `ecgnb evaluate` metrics.json
     "The scores of an evaluation as model-index metrics: record level first, then F1 per label."
-    if 'mean_f1' in ev:   # a whole-record recipe (`evaluate_recipe`)
-        ms, per = [('f1', f"mean F1 over {', '.join(ev['scored'])} (records)", ev['mean_f1'])], ev['per_class']
-    else:
-        r, w = ev['record'], ev['window']
-        ms = [('f1', 'macro F1 (records)', r['macro']['f1']), ('roc_auc', 'macro AUROC (records)', r['macro']['auroc']),
-              ('f1', 'micro F1 (records)', r['micro']['f1']), ('f1', 'macro F1 (windows)', w['macro']['f1'])]
-        per = r['per_class']
-    ms += [('f1', f"F1 {l} (records)", v['f1']) for l, v in per.items() if v.get('support')]
+    r = ev['record']
+    ms = [('f1', 'macro F1 (records)', r['macro']['f1']), ('roc_auc', 'macro AUROC (records)', r['macro']['auroc']),
+          ('f1', 'micro F1 (records)', r['micro']['f1'])]
+    if r.get('scored') and len(r['scored']) < len(r['per_class']): ms.insert(0, ('f1', f"mean F1 over {', '.join(r['scored'])} (records)", r['mean_f1']))
+    if w := ev.get('window'): ms.append(('f1', 'macro F1 (windows)', w['macro']['f1']))
+    ms += [('f1', f"F1 {l} (records)", v['f1']) for l, v in r['per_class'].items() if v.get('support')]
     return [dict(type=t, name=n, value=round(float(v), 4)) for t, n, v in ms if v is not None]
 
 # %% ../nbs/09a_publish.ipynb #b3baa3ab
@@ -97,7 +96,7 @@ def card_metadata(repo_id:str,            # OWNER/NAME
                   license:str='apache-2.0'  # a Hugging Face license id
                  )->dict:
     "The model card's YAML front matter."
-    meta = dict(license=license, library_name='onnx', tags=TAGS + (['whole-record'] if contract.get('kind') == 'record' else []),
+    meta = dict(license=license, library_name='onnx', tags=TAGS + [f"{contract.get('kind') or 'windows'}-model"],
                 labels=list(contract['labels']), model_version=contract['model_version'],
                 training_data_hash=contract.get('data_hash') or 'unknown',
                 training_data_lineage=(contract.get('lineage') or {}).get('lineage_hash') or 'unknown')
@@ -105,17 +104,14 @@ def card_metadata(repo_id:str,            # OWNER/NAME
     return meta
 
 # %% ../nbs/09a_publish.ipynb #0aad6569
-def _is_record(c:dict)->bool: return c.get('kind') == 'record'
+def _card(c:dict)->dict:
+    "The kind's part of a model card (`windows_card`, `record_card`), from the contract's table."
+    from ecgnb.contract import contract_kind, step
+    return step(contract_kind(c), 'card')(c)
 
 def _what(c:dict)->str:
     "What the model reads and answers, in one sentence."
-    if _is_record(c):
-        return (f"a whole-record ECG classifier (`{c['model']}`): one lead of at least {c['min_seconds']:g} s, resampled to "
-                f"{c['rate']:g} Hz, and {len(c['features'])} record features that ecgnb computes from it, give one of "
-                f"{len(c['labels'])} labels per record")
-    rule = 'any number of labels per window (sigmoid, per-label thresholds)' if c['multilabel'] else 'one label per window (softmax)'
-    return (f"an ECG classifier (`{c['model']}` network) over windows of {c['window_sec']:g} s ({c['window']} samples at "
-            f"{c['fs']:g} Hz) of {c['n_leads']} lead{'s'*(c['n_leads'] > 1)} ({', '.join(c['leads'])}), answering {rule}")
+    return _card(c)['what']
 
 # %% ../nbs/09a_publish.ipynb #37913cc7
 def _lineage_text(lin:dict)->str:
@@ -134,35 +130,33 @@ def public_contract(c:dict)->dict:  # a model's contract
 # %% ../nbs/09a_publish.ipynb #85ddc99a
 def _contract_rows(c:dict)->list[tuple]:
     "The contract as (what, value) rows of a table."
-    rows = [('labels', ', '.join(f"`{l}`" for l in c['labels']))]
-    if _is_record(c): rows += [('input', f"one lead in mV, at least {c['min_seconds']:g} s, any rate (resampled to {c['rate']:g} Hz)"),
-                               ('record features', f"{len(c['features'])}, computed by `ecgnb.recipe.record_features`")]
-    else: rows += [('input', f"`{c['input']}`: float32 (batch, {c['n_leads']}, {c['window']})"),
-                   ('output', f"`{c['output']}`: logits (batch, {len(c['labels'])})"),
-                   ('leads', ', '.join(c['leads'])), ('sampling rate', f"{c['fs']:g} Hz"),
-                   ('window', f"{c['window']} samples ({c['window_sec']:g} s)"), ('preprocessing', f"`{json.dumps(c['preprocess'])}`"),
-                   ('decision', ('per-label thresholds ' if c['multilabel'] else 'arg-max of probability / threshold, thresholds ')
-                                + ', '.join(f"{t:g}" for t in c['thresholds']))]
-    return rows + [('model version', f"`{c['model_version']}`"), ('training data hash', f"`{c.get('data_hash') or 'unknown'}`"),
-                   ('training data lineage', _lineage_text(c.get('lineage') or {})),
-                   ('checkpoint SHA-256', f"`{c.get('checkpoint_sha256') or 'unknown'}`"), ('exported by', f"ecgnb {c.get('ecgnb_version', '?')}")]
+    return [('labels', ', '.join(f"`{l}`" for l in c['labels']))] + _card(c)['rows'] + [
+            ('model version', f"`{c['model_version']}`"), ('training data hash', f"`{c.get('data_hash') or 'unknown'}`"),
+            ('training data lineage', _lineage_text(c.get('lineage') or {})),
+            ('checkpoint SHA-256', f"`{c.get('checkpoint_sha256') or 'unknown'}`"), ('exported by', f"ecgnb {c.get('ecgnb_version', '?')}")]
 
 # %% ../nbs/09a_publish.ipynb #1215d8e0
 def usage_code(c:dict)->str:  # the model's contract
     "A short Python example that runs the published model on a (synthetic) recording, in the repository's folder."
-    if _is_record(c):
-        return """from ecgnb.recipe import RecordRunner   # computes the record features the model needs
-from ecgnb.synth import synth_ecg          # a synthetic stand-in for your recording
+    return _card(c)['usage']
 
-run = RecordRunner('model.onnx')
-rec = synth_ecg('normal', duration=30, fs=300, seed=0)   # yours: one lead in mV, at least 5 s, any rate
-print(dict(zip(run.labels, run(rec.signal[0], rec.fs).round(3))))"""
+# %% ../nbs/09a_publish.ipynb #14f38750
+def windows_card(c:dict)->dict:  # a window model's contract
+    "A window model's part of its card: what it is, its contract's rows, a usage example, its own limitation."
+    rule = 'any number of labels per window (sigmoid, per-label thresholds)' if c['multilabel'] else 'one label per window (softmax)'
+    what = (f"an ECG classifier (`{c['model']}` network) over windows of {c['window_sec']:g} s ({c['window']} samples at "
+            f"{c['fs']:g} Hz) of {c['n_leads']} lead{'s'*(c['n_leads'] > 1)} ({', '.join(c['leads'])}), answering {rule}")
+    rows = [('input', f"`{c['input']}`: float32 (batch, {c['n_leads']}, {c['window']})"), ('output', f"`{c['output']}`: logits (batch, {len(c['labels'])})"),
+            ('leads', ', '.join(c['leads'])), ('sampling rate', f"{c['fs']:g} Hz"),
+            ('window', f"{c['window']} samples ({c['window_sec']:g} s)"), ('preprocessing', f"`{json.dumps(c['preprocess'])}`"),
+            ('decision', ('per-label thresholds ' if c['multilabel'] else 'arg-max of probability / threshold, thresholds ')
+                         + ', '.join(f"{t:g}" for t in c['thresholds']))]
     probs = ("probs = 1 / (1 + np.exp(-logits))" if c['multilabel'] else
              "probs = np.exp(logits - logits.max(1, keepdims=True)); probs /= probs.sum(1, keepdims=True)")
     decide = ("[[l for l, p, t in zip(cfg['labels'], row, cfg['thresholds']) if p >= t] for row in probs]" if c['multilabel'] else
               "[cfg['labels'][i] for i in (probs / np.array(cfg['thresholds'])).argmax(1)]")
     leads, seconds = 1 if c['n_leads'] == 1 else 12, max(10.0, 2*c['window_sec'])
-    return f"""import json
+    usage = f"""import json
 import numpy as np, onnxruntime as ort
 from ecgnb.signal import Preprocess   # the preprocessing the model was trained with
 from ecgnb.synth import synth_ecg     # a synthetic stand-in for your recording
@@ -174,17 +168,40 @@ windows = Preprocess.from_dict(cfg['preprocess'])(signal, fs=360)            # (
 logits = sess.run(None, {{cfg['input']: windows}})[0]
 {probs}
 print({decide})"""
+    return dict(what=what, rows=rows, usage=usage,
+                limitation=f"It sees {c['window_sec']:g}-s windows one at a time: no longer context, no beat-by-beat annotation.")
+
+# %% ../nbs/09a_publish.ipynb #54e45ef5
+def record_card(c:dict)->dict:  # a record model's contract
+    "A record model's part of its card: what it is, its contract's rows, a usage example, its own limitation."
+    rule = 'any number of them per record (sigmoid, per-label thresholds)' if c['multilabel'] else 'one of them per record'
+    leads = f"{c['n_leads']} lead{'s'*(c['n_leads'] > 1)}" + (f" ({', '.join(c['leads'])})" if c['n_leads'] > 1 else '')
+    what = (f"a whole-record ECG classifier (`{c['model']}`): {leads} of at least {c['min_seconds']:g} s, resampled to "
+            f"{c['rate']:g} Hz, and {len(c['features'])} record features that ecgnb computes from them, give {rule} of "
+            f"{len(c['labels'])} labels")
+    rows = [('input', f"{leads} in mV, at least {c['min_seconds']:g} s, any rate (resampled to {c['rate']:g} Hz)"),
+            ('record features', f"{len(c['features'])}, computed by `ecgnb.features.record_features`"),
+            ('decision', ('per-label thresholds ' if c['multilabel'] else 'arg-max of probability / threshold, thresholds ')
+                         + ', '.join(f"{t:g}" for t in c['thresholds']))]
+    usage = f"""from ecgnb.engine import Engine      # reads the model's contract; computes what it needs from a record
+from ecgnb.synth import synth_ecg       # a synthetic stand-in for your recording
+
+eng = Engine('model.onnx')
+rec = synth_ecg('normal', duration=30, fs=300, seed=0, leads={1 if c['n_leads'] == 1 else 12})   # yours: (leads, samples) in mV, at least {c['min_seconds']:g} s
+answer = eng.infer(rec.signal[:{c['n_leads']}], rec.fs)
+print(answer['status'], answer['prediction'], answer['probabilities'])"""
+    return dict(what=what, rows=rows, usage=usage,
+                limitation="It reads a record whole: it answers for the record, not for each beat or stretch of it.")
 
 # %% ../nbs/09a_publish.ipynb #556f5650
 def _evaluation(ev:dict|None, contract:dict)->str:
     "The card's evaluation section."
     if not ev: return ("No `ecgnb evaluate` results of this checkpoint were found when it was published: its accuracy is "
                        "not stated here. Evaluate it (`ecgnb evaluate`) and publish again.")
-    ds, n = _dataset(ev, contract), ev['n'] if 'mean_f1' in ev else ev['record']['n']
-    ci = ev.get('mean_f1_ci') if 'mean_f1' in ev else ev['record'].get('ci', {}).get('macro_f1')
-    lines = [f"`ecgnb evaluate` on {n} records of the {ds['name']}" + (f" (data hash `{ds['revision'][:16]}`)" if 'revision' in ds else '')
-             + (f"; 95 % bootstrap interval of the {'mean' if 'mean_f1' in ev else 'macro'} F1 (records, patients resampled): "
-                f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else '') + ':', '',
+    ds, r = _dataset(ev, contract), ev['record']
+    ci = r.get('ci', {}).get('macro_f1')
+    lines = [f"`ecgnb evaluate` on {r['n']} records of the {ds['name']}" + (f" (data hash `{ds['revision'][:16]}`)" if 'revision' in ds else '')
+             + (f"; 95 % bootstrap interval of the macro F1 (records, patients resampled): [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else '') + ':', '',
              '| metric | value |', '|---|---|']
     return '\n'.join(lines + [f"| {m['name']} | {m['value']:.4f} |" for m in eval_metrics(ev)])
 
@@ -198,7 +215,7 @@ def _limitations(c:dict, ev:dict|None)->list[str]:
            'a recording of any other rhythm or finding is still given one of them.'),
            "Its probabilities are not calibrated for clinical decision thresholds.",
            "Inputs prepared otherwise than the contract says (other leads, units, rates or filtering) give meaningless answers."]
-    if not _is_record(c): out.insert(2, f"It sees {c['window_sec']:g}-s windows one at a time: no longer context, no beat-by-beat annotation.")
+    out.insert(2, _card(c)['limitation'])
     if ev: out.append("The scores below are estimates on the evaluated data, not a guarantee on yours.")
     return out
 
