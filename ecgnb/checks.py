@@ -8,7 +8,7 @@ import json, math
 from pathlib import Path
 import numpy as np
 from fastcore.script import Param
-from .core import ECGError, STARTER_LABELS, atomic_dir, atomic_write, file_sha256
+from .core import ECGError, ECGDataError, STARTER_LABELS, atomic_dir, atomic_write, file_sha256
 from .signal import bandpass
 from .measures import detect_rpeaks, heart_rate, hrv_features, signal_quality, st_level, j_point_st, match_beats, p_wave_presence, p_wave_snr, qrs_width
 from .synth import synth_ecg, save_synth, ST_SHAPES
@@ -313,6 +313,18 @@ def rhythm_lead(x:np.ndarray,      # (leads, n) in mV
     ii = next((k for k, nm in enumerate(names) if str(nm).strip().upper() in ('II', 'MLII', 'ECG II')), None)
     return ii if ii is not None and agree[ii] >= 0.9 else int(np.argmax(agree))
 
+# %% ../nbs/03a_checks.ipynb #326704db
+def _demographics(r)->tuple:
+    "(age, sex) of a Record for the V2-V3 ST threshold: labels.json's, else its PhysioNet 2020 header's; None when unknown."
+    age, sex = r.meta.get('age'), r.meta.get('sex')
+    hea = Path(r.path).with_suffix('.hea') if r.path else None
+    if (age is None or sex is None) and hea is not None and hea.exists():
+        from ecgnb.physionet import cinc2020_header
+        try: info = cinc2020_header(hea)
+        except ECGDataError: info = {}                # not a PhysioNet 2020 header: nothing to add
+        age, sex = (age if age is not None else info.get('age')), (sex or info.get('sex'))
+    return age, sex
+
 # %% ../nbs/03a_checks.ipynb #c2f0a004
 def check_folder(folder:Path|str, thresholds:dict=THRESHOLDS)->list[dict]:
     "Check every labelled record (or segment) of a folder; one row per file and label."
@@ -330,7 +342,7 @@ def check_folder(folder:Path|str, thresholds:dict=THRESHOLDS)->list[dict]:
         if r.n_leads > 1:
             lp = [detect_rpeaks(lead, r.fs) for lead in allx]
             k = rhythm_lead(allx, r.fs, r.leads, lp); x, pk = allx[k], lp[k]
-        demo = (r.meta.get('age'), r.meta.get('sex'))
+        demo = _demographics(r)                                       # used, never shown
         parts = [(name, 0, len(x), r.label)] if not r.segments else \
                 [(f"{name}[{s['start']}:{s['end']}]", s['start'], s['end'], s['label']) for s in r.segments]
         for nm, a, b, labs in parts:
@@ -401,20 +413,26 @@ def evaluate_af_check(folder:Path|str,    # CinC 2017 folder: WFDB records and R
     tn = sum(not r['af'] for r in rows if r['ref'] == 'N'); fp = sum(r['af'] for r in rows if r['ref'] == 'N')
     return dict(sensitivity=tp/max(tp + fn, 1), specificity=tn/max(tn + fp, 1), tp=tp, fn=fn, tn=tn, fp=fp, rows=rows)
 
+# %% ../nbs/03a_checks.ipynb #b9e1f269
+def _st_view(h:Path)->tuple:
+    "A PhysioNet 2020 record read for the ST check: header fields, Record, signal (mV), rhythm lead index, its dominant beats."
+    from ecgnb.loaders import read_record
+    from ecgnb.physionet import cinc2020_header
+    info, r = cinc2020_header(h), read_record(h, lead='all')
+    x = np.asarray(r.signal, np.float32)
+    lp = [detect_rpeaks(lead, r.fs) for lead in x]                 # each lead's R-peaks, found once
+    k = rhythm_lead(x, r.fs, r.leads, lp)
+    return info, r, x, k, _features(x[k], r.fs, lp[k])[1]
+
 # %% ../nbs/03a_checks.ipynb #c2f0a102
 def evaluate_st_check(folder:Path|str  # PhysioNet 2020/2021 folder: WFDB headers with #Dx (and #Age, #Sex)
                      )->dict:          # sensitivity, specificity, counts, false alarms by label, per-record rows
     "Score the twelve-lead ST check: ST-elevation records against normal ECGs, and its calls on records without ST findings."
     from collections import Counter
-    from ecgnb.loaders import read_record
-    from ecgnb.physionet import cinc2020_header, cinc2020_label
+    from ecgnb.physionet import cinc2020_label
     rows = []
     for h in sorted(Path(folder).rglob('*.hea')):
-        info, r = cinc2020_header(h), read_record(h, lead='all')
-        x = np.asarray(r.signal, np.float32)
-        lp = [detect_rpeaks(lead, r.fs) for lead in x]                 # each lead's R-peaks, found once
-        k = rhythm_lead(x, r.fs, r.leads, lp)
-        f, dom = _features(x[k], r.fs, lp[k])
+        info, r, x, k, dom = _st_view(h)
         s = st_elevation_12(x, r.fs, r.leads, dom, info['age'], info['sex']) if len(dom) >= 2 else None
         rows.append(dict(record=h.stem, labels=[cinc2020_label(d)[0] for d in info['dx']], rhythm_lead=r.leads[k],
                          elevated=bool(s and s['elevated']), st_leads=s and s['st_leads'], st_mv=s and s['st_mv'], qrs_s=s and s['qrs_s']))

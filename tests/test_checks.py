@@ -2,7 +2,7 @@
 import json
 import numpy as np
 import pytest
-from conftest import ecgnb, need
+from conftest import ecgnb, need, sample
 
 @pytest.fixture(scope='module')
 def fixtures(tmp_path_factory):
@@ -95,6 +95,31 @@ def test_cpsc_st_elevation_with_and_without_demographics(tmp_path):
     kept = run('--keep-demographics')
     assert {k: s for k, (s, _) in kept.items()} == dict(A0147='PASS', A0032='PASS', A0133='PASS', A0002='PASS'), kept
     assert 'V2-V3' in kept['A0147'][1] and 'V2-V3 0.20 mV' in kept['A0147'][1]
+    assert run() == kept                                     # not in labels.json: check-waveforms reads the headers' #Age and #Sex
+    for n in ('A0147', 'A0032', 'A0133', 'A0002'):        # headers without them: the strictest V2-V3 threshold
+        h = d/f'{n}.hea'; h.write_text(''.join(l for l in h.read_text().splitlines(True) if not l.startswith(('#Age', '#Sex'))))
     strict = run()
     assert strict['A0147'][0] == 'FAIL' and 'the strictest' in strict['A0147'][1], strict['A0147']
     assert strict['A0032'][0] == 'PASS'
+
+def _st_calls(src, tmp_path, *flags):
+    "check-waveforms on a labels.json that import-physionet wrote beside (not into) `src`: {(file, label): (status, ST call, reason)}."
+    lab, rep = tmp_path/f'labels{len(flags)}.json', tmp_path/f'rep{len(flags)}.json'
+    r = ecgnb('import-physionet', '--kind', 'cinc2020', '--input-dir', src, '--labels-out', lab, *flags)
+    assert r.returncode == 0, r.stderr
+    assert ('"age"' in lab.read_text()) == bool(flags)
+    r = ecgnb('check-waveforms', lab, '--report', rep)
+    rows = json.loads(rep.read_text())
+    assert not {'age', 'sex'} & {k for row in rows for k in row} and 'male' not in r.stdout.lower()
+    return {(row['file'], row['label']): (row['status'], row.get('st_elevated'), row['reason']) for row in rows}
+
+@pytest.mark.parametrize('where', ['excerpt', 'full'])
+def test_cpsc_demographics_from_headers(where, tmp_path):
+    "A labels.json without age and sex gives the ST calls of one with them: check-waveforms reads #Age and #Sex from the headers."
+    src = sample('cpsc2018') if where == 'excerpt' else need('cpsc2018')
+    without, kept = _st_calls(src, tmp_path), _st_calls(src, tmp_path, '--keep-demographics')
+    assert without == kept
+    called = {f.split('.')[0] for (f, lab), (s, _, _) in kept.items() if lab == 'st_elevation' and s == 'PASS'}
+    n_ste = sum(lab == 'st_elevation' for _, lab in kept)
+    if where == 'excerpt': assert (called, n_ste) == ({'A0021', 'A0034'}, 2)
+    else: assert (len(called), n_ste) == (10, 13), sorted(called)
