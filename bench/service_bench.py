@@ -98,17 +98,23 @@ def stages(model:str, x:np.ndarray, fs:float, n:int=300)->dict:
     "Microseconds per stage of one /infer request, in this process: the numpy reference and the compiled twins."
     from ecgnb.service import Engine
     eng = Engine(model)
+    run = getattr(eng, 'runner', eng)   # the window runner (before ecgnb.engine, the engine itself held its parts)
     body = orjson.dumps({'signal': np.round(x.astype(float), 4).tolist(), 'fs': fs})
     xx, f = eng.parse(body)
-    y = eng.pre.apply(xx, f); W = eng.pre.windows(y); res = eng.infer(xx, f)
-    jobs = {'parse+validate': lambda: eng.parse(body), 'Preprocess.apply (reference)': lambda: eng.pre.apply(xx, f),
-            'onnxruntime (1 window)': lambda: eng.probabilities(W),
+    y = run.pre.apply(xx, f); W = run.pre.windows(y); res = eng.infer(xx, f)
+    jobs = {'parse+validate': lambda: eng.parse(body), 'Preprocess.apply (reference)': lambda: run.pre.apply(xx, f),
+            'onnxruntime (1 window)': lambda: run.probabilities(W),
             'orjson response': lambda: orjson.dumps(res, option=orjson.OPT_SERIALIZE_NUMPY)}
+    try:
+        from ecgnb.measures import lead_likeness, detect_rpeaks
+        pk = detect_rpeaks(xx[0], f)
+        jobs['ECG likeness of the recording'] = lambda: lead_likeness(xx[0], f, pk)
+    except ImportError: pass
     try:  # revisions before the compiled twins (bench/service_ab.py runs old ones) lack these
         from ecgnb.measures import recording_measures
         from ecgnb.compiled import apply_compiled, recording_measures_compiled
-        ref, st, span = Engine(model, compiled=False), np.array([0]), int(round(eng.pre.window_sec*f))
-        jobs |= {'apply_compiled': lambda: apply_compiled(eng.pre, xx, f),
+        ref, st, span = Engine(model, compiled=False), np.array([0]), int(round(run.pre.window_sec*f))
+        jobs |= {'apply_compiled': lambda: apply_compiled(run.pre, xx, f),
                  'R-peaks + quality (reference)': lambda: recording_measures(xx[0], f, st, span),
                  'R-peaks + quality (compiled)': lambda: recording_measures_compiled(xx[0], f, st, span),
                  'Engine.infer, reference (all but parse)': lambda: ref.infer(xx, f)}

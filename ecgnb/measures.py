@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 import numpy as np
 from scipy.ndimage import uniform_filter1d
-from scipy.signal import welch
+from scipy.signal import get_window
 from fastcore.script import Param
 from .core import ECGError, ECGDataError
 from .signal import as_signal, check_fs, bandpass, resample, edge_pad, running_median
@@ -16,10 +16,11 @@ from .signal import as_signal, check_fs, bandpass, resample, edge_pad, running_m
 # %% auto #0
 __all__ = ['QRS_SHARE', 'SLOW_WAVES', 'QRS_MV', 'BEAT_SYMBOLS', 'DETECTORS', 'one_lead', 'detect_rpeaks', 'rr_intervals',
            'heart_rate', 'hrv_features', 'clipped_fraction', 'beat_matrix', 'beat_quality', 'signal_quality',
-           'qrs_share', 'slow_waves', 'qrs_amplitude', 'ecg_likeness', 'lead_likeness', 'recording_measures',
-           'qrs_edges', 'qrs_width', 'st_level', 'j_point_st', 'p_stretch', 'corr_rows', 'p_wave_presence',
-           'p_wave_snr', 'match_beats', 'beat_scores', 'read_annotated', 'annotated_records', 'vf_spans',
-           'score_rpeaks', 'score_total', 'format_scores', 'score_rpeaks_cli', 'drop_beats', 'write_annotated']
+           'welch_psd', 'band_share', 'qrs_share', 'slow_waves', 'qrs_amplitude', 'ecg_likeness', 'lead_likeness',
+           'recording_measures', 'qrs_edges', 'qrs_width', 'st_level', 'j_point_st', 'p_stretch', 'corr_rows',
+           'p_wave_presence', 'p_wave_snr', 'match_beats', 'beat_scores', 'read_annotated', 'annotated_records',
+           'vf_spans', 'score_rpeaks', 'score_total', 'format_scores', 'score_rpeaks_cli', 'drop_beats',
+           'write_annotated']
 
 # %% ../nbs/02a_measures.ipynb #4a717616
 def _qrs_segments(q:np.ndarray, fs:float, smooth=0.1, avg=0.75, k=1.5, minlen=0.4):
@@ -233,14 +234,31 @@ def signal_quality(x:np.ndarray,  # one lead
     return beat_quality(beats)*max(0.0, 1 - 2*clip)
 
 # %% ../nbs/02a_measures.ipynb #4dfef701
+def welch_psd(x:np.ndarray,        # one lead
+              fs:float,             # sampling rate in Hz
+              seconds:float=4.0     # segment length (the whole signal when shorter)
+             )->tuple[np.ndarray, np.ndarray]:  # frequencies, power density
+    "Welch's power spectral density as scipy's `welch` computes it by default (Hann, half overlap, mean), in one numpy pass."
+    x = np.asarray(x, np.float64).ravel(); m = min(len(x), int(seconds*fs)); step = m - m//2
+    w = get_window('hann', m)
+    seg = np.lib.stride_tricks.sliding_window_view(x, m)[::step][:(len(x) - m)//step + 1]
+    seg = (seg - seg.mean(1, keepdims=True))*w
+    p = (np.abs(np.fft.rfft(seg, axis=1))**2).mean(0)/(fs*(w**2).sum())
+    p[1:-1 if m % 2 == 0 else None] *= 2   # one-sided: every bin but 0 (and the Nyquist bin of an even length) twice
+    return np.fft.rfftfreq(m, 1/fs), p
+
+def band_share(f:np.ndarray, p:np.ndarray, lo:float=10.0, hi:float=30.0)->float:  # a spectrum (`welch_psd`)
+    "Share of the 1-40 Hz power that lies in `lo`-`hi` Hz; NaN for a spectrum without power."
+    tot = p[(f >= 1) & (f < 40)].sum()
+    return float(p[(f >= lo) & (f < hi)].sum()/tot) if tot > 0 else float('nan')
+
+# %% ../nbs/02a_measures.ipynb #91b4693b
 def qrs_share(x:np.ndarray,  # one lead (raw or band-passed), at least a second long
               fs:float       # sampling rate in Hz
              )->float:       # in [0, 1]; NaN for a flat signal
     "Share of the 1-40 Hz power in the QRS band, 10-30 Hz."
     x = np.asarray(x, np.float64).ravel()
-    f, p = welch(x - x.mean(), fs, nperseg=min(len(x), int(4*fs)))
-    tot = p[(f >= 1) & (f < 40)].sum()
-    return float(p[(f >= 10) & (f < 30)].sum()/tot) if tot > 0 else float('nan')
+    return band_share(*welch_psd(x - x.mean(), fs))
 
 # %% ../nbs/02a_measures.ipynb #7198e35c
 def slow_waves(tpl:np.ndarray,  # a median beat of a band-passed lead, its R-peak `before` s from the start
