@@ -4,7 +4,7 @@ peer a user would write: FastAPI + neurokit2 (`ecg_process`: cleaning, R-peaks, 
 
     .venv/bin/python bench/record_bench.py --model models/record.onnx [--workers 2] [--seconds 10]
 
-Needs `wrk` (Debian: apt-get install wrk). The request is one real 30-s CinC 2017 record at 300 Hz (JSON, mV).
+Needs `wrk` (Debian: apt-get install wrk). The request is the first 30 s of a real CinC 2017 record at 300 Hz (JSON, mV).
 The peer runs the same ONNX file once per request on its own 150-Hz resampling of the signal with the record
 features left missing (neurokit2 does not compute them): its answers are not the record model's, the comparison is of
 cost. Writes bench/results/record-<time>.json. Numbers depend on what else runs on the machine: say so with them.
@@ -42,15 +42,15 @@ def peer_app():
     return app
 
 def record_30s()->tuple[np.ndarray, float, str]:
-    "The first 30-s CinC 2017 record of the shared samples."
+    "The first 30 s of the first CinC 2017 record (by name) that lasts that long: the full database's, or the excerpt's."
     from ecgnb.core import samples_dir
     from ecgnb.loaders import read_record
     for d in ('cinc2017-dev', 'cinc2017'):
         if (f := samples_dir(d)):
             for h in sorted(f.glob('*.hea')):
                 r = read_record(h)
-                if abs(r.duration - 30) < 0.1: return r.signal[0], r.fs, h.stem
-    raise SystemExit('no CinC 2017 samples found (../shared/data/cinc2017-dev)')
+                if r.duration >= 30: return r.signal[0, :int(30*r.fs)], r.fs, h.stem
+    raise SystemExit('no CinC 2017 records found (../shared/data, $ECGNB_SAMPLES or data/samples)')
 
 def stages(model:str, x:np.ndarray, fs:float, n:int=100)->dict:
     "Microseconds per stage of one record request in this process: each part of the record runner, then the whole."
