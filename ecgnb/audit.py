@@ -4,7 +4,6 @@
 
 # %% ../nbs/09b_audit.ipynb #80ea4246
 from __future__ import annotations
-import json
 from pathlib import Path
 from fastcore.script import Param
 from .core import ECGError, ECGDataError, file_sha256

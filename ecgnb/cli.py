@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_cli.ipynb #842380bf
 from __future__ import annotations
-import argparse, importlib, importlib.util, inspect, os, sys, traceback
+import argparse, importlib, importlib.util, inspect, os, sys
 from fastcore.docments import docments
 from fastcore.script import Param
 import ecgnb
@@ -79,7 +79,7 @@ def command_parser(func, prog:str|None=None)->argparse.ArgumentParser:
 def _usage()->str:
     names = [n for n in COMMANDS if _available(n)]
     w = max(map(len, names), default=0)
-    lines = [f"usage: ecgnb [--version] [--help] <command> [options]", '', 'commands:']
+    lines = ["usage: ecgnb [--version] [--help] <command> [options]", '', 'commands:']
     lines += [f"  {n:<{w}}  {COMMANDS[n][2]}" for n in names]
     lines += ['', "run 'ecgnb <command> --help' for a command's options"]
     return '\n'.join(lines)

@@ -11,7 +11,7 @@ from scipy.ndimage import uniform_filter1d
 from scipy.signal import get_window
 from fastcore.script import Param
 from .core import ECGError, ECGDataError
-from .signal import as_signal, check_fs, bandpass, resample, edge_pad, running_median
+from .signal import as_signal, check_fs, bandpass, edge_pad, running_median
 
 # %% auto #0
 __all__ = ['QRS_SHARE', 'SLOW_WAVES', 'QRS_MV', 'BEAT_SYMBOLS', 'DETECTORS', 'one_lead', 'detect_rpeaks', 'rr_intervals',

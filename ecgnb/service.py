@@ -4,8 +4,7 @@
 
 # %% ../nbs/10_service.ipynb #f547ad93
 from __future__ import annotations
-import gc, hmac, logging, math, os, re, tempfile
-from functools import partial
+import gc, hmac, logging, math, os, tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 import numpy as np, orjson
@@ -15,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from fastcore.basics import patch
-from .core import ECGError, ECGDataError
+from .core import ECGError
 from .engine import Engine, Invalid, FS_RANGE, UNITS, MAX_ABS_MV, MAX_BATCH, as_array, check_number, unit_scale
 
 # %% auto #0
@@ -23,7 +22,7 @@ __all__ = ['DOCS_ASSETS', 'FILE_EXTS', 'INLINE_SECONDS', 'PAGE', 'router', 'app'
            'InferResponse', 'BatchRequest', 'BatchResponse', 'Problem', 'preview_signal', 'create_app', 'serve_cli']
 
 # %% ../nbs/10_service.ipynb #6cdc58f3
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 @dataclass
 class Settings:
@@ -375,7 +374,7 @@ def _batch(eng:Engine, body:bytes, ctype:str, fs, units, preprocessed)->dict:
         if X.dtype.kind not in 'iuf' or X.ndim not in (2, 3) or 0 in X.shape: raise Invalid("the .npy array must be numbers, (N, samples) or (N, leads, samples)", 'body')
         X = X.astype(np.float32)
         if not np.isfinite(X).all(): raise Invalid("the array has NaN or infinite values", 'body')
-    else: raise Invalid(f"content type must be application/json or application/octet-stream (.npy)", 'content-type')
+    else: raise Invalid("content type must be application/json or application/octet-stream (.npy)", 'content-type')
     if fs is None and not preprocessed: raise Invalid("`fs` is required unless the windows are preprocessed", 'fs')
     if k != 1.0 and not preprocessed: X = X*np.float32(k)
     r = eng.infer_batch(X, fs, preprocessed)
