@@ -69,7 +69,7 @@ def need_samples(sub:str,             # the database folder the caller needs
     "`samples_dir(sub, full)`, or `None` after `skip(reason)`; with `$ECGNB_REQUIRE_SAMPLES` set, absence is an error."
     if d := samples_dir(sub, full): return d
     where = '$ECGNB_SAMPLES or ../shared/data' + ('' if full else ' or data/samples')
-    why = f"no {'full ' if full else ''}{sub} database ({where}); `ecgnb download` fetches it"
+    why = f"needs {sub} of the full samples ({where}); `ecgnb download` fetches the PhysioNet databases"
     if os.environ.get('ECGNB_REQUIRE_SAMPLES'): raise ECGError(f"{why}, and ECGNB_REQUIRE_SAMPLES is set")
     if log := os.environ.get('ECGNB_SKIP_LOG'):   # CI lists the skips of a run
         with open(log, 'a', encoding='utf-8') as f: f.write(f"skipped: {why}\n")
