@@ -175,3 +175,18 @@ def test_what_is_not_an_ecg_is_inconclusive(renamed, tmp_path):
             real = read_record(sample('cinc2017')/'A00254.hea').signal[0]
             assert httpx.post(s.url + '/infer', json={'signal': real.tolist(), 'fs': 300}, timeout=60).json()['status'] == 'ok'
         finally: s.stop()
+
+def test_twelve_lead_page_with_a_record_model(twelve, chromium, tmp_path):
+    "The page takes a twelve-lead record for a record model too: it answers, and draws the 3 x 4 layout with the rhythm strip."
+    import re
+    from conftest import browse
+    from test_service import ecg12
+    x, fs, names = ecg12()
+    k = int(fs//250)
+    hash_ = f"#fs={fs/k:g}&leads={','.join(names)}&signal=" + '|'.join(','.join(f"{v:.3f}" for v in row[::k]) for row in x)
+    s = Server([BIN/'ecgnb', 'serve', '--model', twelve/'r.onnx', '--port', '{port}', '--workers', 1], {}, tmp_path/'serve.log')
+    try: dom = browse(chromium, s.url + '/' + hash_, tmp_path)
+    finally: s.stop()
+    m = re.search(r'<div id="result"[^>]*>([^<]*)</div>', dom)
+    assert m and m.group(1).startswith(('Prediction: ', 'Inconclusive')), dom[-3000:]
+    assert 'data-layout="3x4"' in re.search(r'<canvas id="plot"[^>]*>', dom).group(0)
