@@ -407,7 +407,7 @@ def _consented(entries:Sequence, required:bool)->list:
     return [e for e in entries if consent_kind(e.consent) in ok]
 
 # %% ../nbs/07b_record.ipynb #1932cf12
-def _fold_run(rs:RecordSet, fold:np.ndarray, k:int, cfg:RecordConfig, log, device)->tuple[RecordModel, dict, np.ndarray]:
+def _fold_run(rs:RecordSet, fold:np.ndarray, k:int, cfg:RecordConfig, log, device)->tuple[RecordModel, dict, tuple]:
     t0 = time.perf_counter()
     m = fit_record(rs.subset(np.flatnonzero(fold != k)), cfg, log, device)
     secs = time.perf_counter() - t0
@@ -418,7 +418,7 @@ def _fold_run(rs:RecordSet, fold:np.ndarray, k:int, cfg:RecordConfig, log, devic
     for name, q in (('cnn', cnn), ('trees', trees)):
         res[f'{name}_only_mean_f1'] = record_scores(te.Y, q, rs.labels, m.thresholds, rs.multilabel, cfg.scored, n_boot=0)['mean_f1']
     res.update(fold=k, train_records=int((fold != k).sum()), test_records=len(te), train_seconds=round(secs, 1), history=m.history)
-    return m, res, p
+    return m, res, (cnn, trees)
 
 # %% ../nbs/07b_record.ipynb #9b42e905
 def _scores_line(r:dict)->str:
@@ -429,16 +429,19 @@ def _scores_line(r:dict)->str:
 # %% ../nbs/07b_record.ipynb #e9bc7e01
 def run_folds(rs:RecordSet, fold:np.ndarray,   # records and the fold of each
               cfg:RecordConfig, cv:bool=False, log=None, device:str='cpu')->dict:
-    "Train and score on fold 0 (the fixed split), or on every fold in turn (`cv`)."
+    "Train and score on fold 0 (the fixed split), or on every fold in turn (`cv`); `oof` holds each part's held-out probabilities."
     runs, model = [], None
+    oof = dict(fold=np.full(len(rs), -1), cnn=np.full(rs.Y.shape, np.nan), trees=np.full(rs.Y.shape, np.nan))
     for k in (range(cfg.folds) if cv else [0]):
         if log: log(f"fold {k + 1}/{cfg.folds}: train {int((fold != k).sum())} records, test {int((fold == k).sum())}")
-        model, res, _ = _fold_run(rs, fold, k, cfg, log, device)
+        model, res, parts = _fold_run(rs, fold, k, cfg, log, device)
+        oof['fold'][fold == k] = k
+        oof['cnn'][fold == k], oof['trees'][fold == k] = parts
         runs.append(res)
         if log: log(f"fold {k + 1}: {_scores_line(res)}")
     ms = [r['mean_f1'] for r in runs]
     return dict(config=asdict(cfg), folds=cfg.folds, test_fold=None if cv else 0, runs=runs, mean_f1=float(np.mean(ms)),
-                sd_f1=float(np.std(ms, ddof=1)) if len(ms) > 1 else 0.0, model=model, params=n_params(model.net))
+                sd_f1=float(np.std(ms, ddof=1)) if len(ms) > 1 else 0.0, model=model, params=n_params(model.net), oof=oof)
 
 # %% ../nbs/07b_record.ipynb #2ab1dd09
 def train_record(data:str,                 # a folder of records with labels.json (or a CinC 2017 REFERENCE.csv), or a labels file
@@ -495,9 +498,9 @@ def _print_read(rs:RecordSet, absent:list, data, cfg:RecordConfig, log):
 
 # %% ../nbs/07b_record.ipynb #ba4cc073
 def _write_training(res:dict, rs:RecordSet, cfg:RecordConfig, save:Path, lineage:dict, absent:list, data, t0:float, t_load:float):
-    "The checkpoint (the last fold's model) and the metrics JSON beside it, in the layout evaluation writes too."
+    "The checkpoint (the last fold's model), the metrics JSON beside it (the layout evaluation writes too), and the held-out probabilities (`.oof.npz`)."
     last = res['runs'][-1]
-    metrics = {k: v for k, v in res.items() if k != 'model'} | dict(
+    metrics = {k: v for k, v in res.items() if k not in ('model', 'oof')} | dict(
         kind='record', data=str(data), data_hash=lineage['data_hash'], records=len(rs), skipped=rs.skipped, listed_without_file=absent,
         labels=rs.labels, multilabel=rs.multilabel, load_seconds=round(t_load, 1), seconds=round(time.perf_counter() - t0, 1), env=env_info(),
         torch_threads=torch.get_num_threads())
@@ -505,6 +508,9 @@ def _write_training(res:dict, rs:RecordSet, cfg:RecordConfig, save:Path, lineage
     save_record(res['model'], save, metrics=dict(mean_f1=res['mean_f1'], test_fold=last['fold'], folds=cfg.folds),
                 data_hash=lineage['data_hash'], lineage=lineage, split=dict(folds=cfg.folds, test_fold=last['fold'], seed=cfg.seed))
     with atomic_write(save.with_name(f"{save.stem}.metrics.json"), 'w') as f: json.dump(metrics, f, indent=1, default=str)
+    with atomic_write(save.with_name(f"{save.stem}.oof.npz"), 'wb') as f:
+        np.savez(f, files=np.array(rs.files), labels=np.array(rs.labels), Y=rs.Y, cnn_weight=cfg.cnn_weight, **res['oof'])
+
 
 # %% ../nbs/07b_record.ipynb #66ee76dc
 def _print_trained(res:dict, save:Path, cv:int, secs:float):
