@@ -8,7 +8,8 @@ from typing import Sequence
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['auroc', 'auprc', 'prf', 'scores', 'choose_thresholds', 'bootstrap_ci', 'aggregate_records']
+__all__ = ['auroc', 'auprc', 'prf', 'scores', 'choose_thresholds', 'bootstrap_ci', 'aggregate_records', 'reliability',
+           'calibration_error', 'log_loss', 'calibrate', 'fit_temperature', 'crossfit_calibration']
 
 # %% ../nbs/06a_metrics.ipynb #a4a0206b
 from .core import decide
@@ -126,3 +127,68 @@ def aggregate_records(p:np.ndarray,           # window probabilities (N, C)
     Y = np.zeros((len(uniq), y.shape[1]), np.uint8); np.maximum.at(Y, codes, np.asarray(y, np.uint8))
     pats = pd.Series(meta['patient_id'].astype(str).to_numpy()).groupby(codes).first().to_numpy()
     return list(uniq), P, Y, pats
+
+# %% ../nbs/06a_metrics.ipynb #5573daf1
+def reliability(conf:np.ndarray,   # confidence of each prediction, 0-1
+                hit:np.ndarray,    # 1 where it came true
+                bins:int=15)->pd.DataFrame:
+    "Equal-width bins of confidence: each bin's count, mean confidence and observed frequency (NaN when empty)."
+    conf, hit = np.asarray(conf, float), np.asarray(hit, float)
+    b = np.minimum((conf*bins).astype(int), bins - 1)
+    n = np.bincount(b, minlength=bins)
+    with np.errstate(invalid='ignore'):
+        return pd.DataFrame(dict(lo=np.arange(bins)/bins, n=n, confidence=np.bincount(b, conf, bins)/n,
+                                 frequency=np.bincount(b, hit, bins)/n))
+
+# %% ../nbs/06a_metrics.ipynb #ddfebd44
+def calibration_error(P:np.ndarray,          # probabilities (N, C)
+                      Y:np.ndarray,          # truth, multi-hot (N, C)
+                      labels:Sequence[str], multilabel:bool,
+                      bins:int=15)->dict:
+    "ECE: top-label (one label per record) or the mean over labels (multi-label), and per label; with the log loss."
+    P, Y = np.asarray(P, float), np.asarray(Y, float)
+    ece = lambda c, h: float(np.nansum((r := reliability(c, h, bins)).n*np.abs(r.confidence - r.frequency))/max(len(c), 1))
+    per = {l: ece(P[:, j], Y[:, j]) for j, l in enumerate(labels)}
+    top = float(np.mean(list(per.values()))) if multilabel else ece(P.max(1), Y[np.arange(len(P)), P.argmax(1)])
+    return dict(ece=top, per_label=per, log_loss=log_loss(P, Y, multilabel), bins=bins, n=len(P))
+
+# %% ../nbs/06a_metrics.ipynb #23421ffb
+def log_loss(P:np.ndarray, Y:np.ndarray, multilabel:bool)->float:
+    "Mean negative log-likelihood of the truth `Y` (multi-hot) under `P`: categorical, or binary per label."
+    P, Y = np.clip(np.asarray(P, float), 1e-7, 1 - 1e-7), np.asarray(Y, float)
+    if multilabel: return float(-(Y*np.log(P) + (1 - Y)*np.log1p(-P)).mean())
+    return float(-(Y*np.log(P)).sum(1).mean())
+
+# %% ../nbs/06a_metrics.ipynb #eb015588
+def calibrate(P:np.ndarray, t:float, multilabel:bool)->np.ndarray:
+    "`P` (N, C) at temperature `t`: softmax(log P / t) with one label per record, sigmoid(logit P / t) per label."
+    P = np.clip(np.asarray(P, np.float64), 1e-7, 1 - 1e-7)
+    if multilabel: return 1/(1 + np.exp(-(np.log(P) - np.log1p(-P))/t))
+    z = np.log(P)/t
+    e = np.exp(z - z.max(1, keepdims=True))
+    return e/e.sum(1, keepdims=True)
+
+# %% ../nbs/06a_metrics.ipynb #80d1b1cd
+def fit_temperature(P:np.ndarray, Y:np.ndarray, multilabel:bool)->float:
+    "The temperature (0.05-20) with the smallest log loss of `Y` under `calibrate(P, t)`."
+    from scipy.optimize import minimize_scalar
+    f = lambda lt: log_loss(calibrate(P, np.exp(lt), multilabel), Y, multilabel)
+    return float(np.exp(minimize_scalar(f, bounds=(np.log(0.05), np.log(20)), method='bounded', options=dict(xatol=1e-4)).x))
+
+# %% ../nbs/06a_metrics.ipynb #780d8230
+def crossfit_calibration(P:np.ndarray,      # held-out probabilities (N, C), each from its fold's model
+                         Y:np.ndarray,      # truth (N, C)
+                         fold:np.ndarray,   # the fold that scored each record (-1: none)
+                         labels:Sequence[str], multilabel:bool)->dict:
+    "Each fold's temperature, fitted on the other folds; ECE before and after, per fold and pooled; and the temperature of all folds."
+    ks = sorted(set(np.asarray(fold).tolist()) - {-1})
+    Q, runs = np.array(P, float), {}
+    for k in ks:
+        te, va = fold == k, (fold != k) & (fold >= 0)
+        t = fit_temperature(P[va], Y[va], multilabel)
+        Q[te] = calibrate(P[te], t, multilabel)
+        runs[k] = dict(temperature=t, before=calibration_error(P[te], Y[te], labels, multilabel),
+                       after=calibration_error(Q[te], Y[te], labels, multilabel))
+    ok = fold >= 0
+    return dict(folds=runs, before=calibration_error(P[ok], Y[ok], labels, multilabel), after=calibration_error(Q[ok], Y[ok], labels, multilabel),
+                temperature=fit_temperature(P[ok], Y[ok], multilabel), calibrated=Q)

@@ -20,7 +20,7 @@ from .parallel import ordered_map
 from .folders import input_hash
 from .lineage import consent_summary
 from .features import FEATURES, MIN_SECONDS, record_view, record_features, record_input, rhythm_index
-from .metrics import prf, scores, choose_thresholds, bootstrap_ci
+from .metrics import prf, scores, choose_thresholds, bootstrap_ci, calibrate, calibration_error, fit_temperature, crossfit_calibration
 from .models import n_params
 from .contract import ort_session
 
@@ -51,6 +51,7 @@ class RecordConfig:
     tree_leaves: int = 31
     tree_l2: float = 1.0
     cnn_weight: float = 0.5      # fused probability = w * CNN + (1 - w) * trees
+    temperature: float = 1.0     # single-label calibration of the fixed split (a preset's, fitted out of fold); --cv and multi-label models fit their own
     folds: int = 5               # the fixed split holds out fold 0 of these
     seed: int = 0
 
@@ -296,15 +297,16 @@ class RecordModel:
     thresholds: list
     cfg: RecordConfig
     history: list
+    temperature: float = 1.0   # calibration of the fused probabilities (`calibrate` of 06a_metrics)
     def __repr__(self):
         return (f"RecordModel({self.cfg.name}: {len(self.leads)} lead(s), {n_params(self.net):,} CNN parameters + "
-                f"{len(self.trees)/1e6:.1f} MB of trees -> {self.labels}{', multi-label' if self.multilabel else ''})")
+                f"{len(self.trees)/1e6:.1f} MB of trees -> {self.labels}{', multi-label' if self.multilabel else ''}, temperature {self.temperature:.3f})")
     def parts(self, rs:RecordSet)->tuple[np.ndarray, np.ndarray]:
         "Probabilities (N, C) of the CNN and of the trees for every record of `rs`."
         return cnn_probabilities(self.net, rs), run_trees(self.trees, rs.features)
     def fuse(self, cnn:np.ndarray, trees:np.ndarray)->np.ndarray:
-        "The model's mix of its two parts' probabilities."
-        return self.cfg.cnn_weight*cnn + (1 - self.cfg.cnn_weight)*trees
+        "The model's mix of its two parts' probabilities, calibrated."
+        return calibrate(self.cfg.cnn_weight*cnn + (1 - self.cfg.cnn_weight)*trees, self.temperature, self.multilabel)
     def probabilities(self, rs:RecordSet)->np.ndarray: return self.fuse(*self.parts(rs))
 
 # %% ../nbs/07b_record.ipynb #4dfec4ac
@@ -322,16 +324,17 @@ def _fit_parts(rs:RecordSet, cfg:RecordConfig, log, device)->tuple:
     return (trees, *fit_cnn(rs, cfg, log, device))
 
 def fit_record(rs:RecordSet, cfg:RecordConfig, log=None, device:str='cpu')->RecordModel:
-    "Train the trees and the CNN on `rs` (multi-label: on all but a validation fold, which sets the thresholds)."
+    "Train the trees and the CNN on `rs` (multi-label: on all but a validation fold, which sets the temperature and the thresholds)."
     if not rs.multilabel:
         trees, net, hist = _fit_parts(rs, cfg, log, device)
-        return RecordModel(net, trees, rs.labels, rs.leads, False, [1.0]*len(rs.labels), cfg, hist)
+        return RecordModel(net, trees, rs.labels, rs.leads, False, [1.0]*len(rs.labels), cfg, hist, cfg.temperature)
     fold = np.array(record_folds([_Entry(g, [l for l, v in zip(rs.labels, y) if v]) for g, y in zip(rs.groups, rs.Y)], cfg.folds, cfg.seed))
     tr, va = rs.subset(np.flatnonzero(fold != 0)), rs.subset(np.flatnonzero(fold == 0))
     trees, net, hist = _fit_parts(tr, cfg, log, device)
     m = RecordModel(net, trees, rs.labels, rs.leads, True, [0.5]*len(rs.labels), cfg, hist)
+    m.temperature = fit_temperature(m.probabilities(va), va.Y, True)
     m.thresholds = choose_thresholds(va.Y, m.probabilities(va), True)
-    if log: log(f"thresholds from {len(va)} validation records: " + ', '.join(f"{l} {t:.2f}" for l, t in zip(rs.labels, m.thresholds)))
+    if log: log(f"temperature {m.temperature:.3f} and thresholds from {len(va)} validation records: " + ', '.join(f"{l} {t:.2f}" for l, t in zip(rs.labels, m.thresholds)))
     return m
 
 # %% ../nbs/07b_record.ipynb #fea2d9b7
@@ -360,7 +363,7 @@ def record_scores(Y:np.ndarray, P:np.ndarray,   # truth (N, C) multi-hot, probab
 def save_record(m:RecordModel, path:Path|str, **extra)->Path:
     "Write a record checkpoint atomically (`extra`: metrics, data hash, lineage, split)."
     ck = dict(kind='record', model=f"record:{m.cfg.name}", config=asdict(m.cfg), labels=list(m.labels), leads=list(m.leads),
-              multilabel=m.multilabel, thresholds=[float(t) for t in m.thresholds], features=list(FEATURES), min_seconds=MIN_SECONDS,
+              multilabel=m.multilabel, thresholds=[float(t) for t in m.thresholds], temperature=float(m.temperature), features=list(FEATURES), min_seconds=MIN_SECONDS,
               state_dict={k: v.detach().cpu() for k, v in m.net.state_dict().items()}, trees=m.trees, history=m.history,
               version=ecgnb.__version__) | extra
     with atomic_write(path) as f: torch.save(ck, f)
@@ -378,7 +381,7 @@ def load_record(path:Path|str)->tuple[RecordModel, dict]:
     cfg = RecordConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in ck['config'].items()})
     net = RecordNet(len(ck['leads']), len(FEATURES), len(ck['labels']), cfg.width); net.load_state_dict(ck['state_dict'])
     return RecordModel(net.eval(), ck['trees'], list(ck['labels']), list(ck['leads']), bool(ck['multilabel']), list(ck['thresholds']),
-                       cfg, ck.get('history', [])), ck
+                       cfg, ck.get('history', []), float(ck.get('temperature', 1.0))), ck
 
 # %% ../nbs/07b_record.ipynb #61f198c4
 def labels_source(data:Path|str, workdir:Path|str)->tuple[Path, list]:
@@ -417,8 +420,25 @@ def _fold_run(rs:RecordSet, fold:np.ndarray, k:int, cfg:RecordConfig, log, devic
     res = record_scores(te.Y, p, rs.labels, m.thresholds, rs.multilabel, cfg.scored, te.groups)
     for name, q in (('cnn', cnn), ('trees', trees)):
         res[f'{name}_only_mean_f1'] = record_scores(te.Y, q, rs.labels, m.thresholds, rs.multilabel, cfg.scored, n_boot=0)['mean_f1']
-    res.update(fold=k, train_records=int((fold != k).sum()), test_records=len(te), train_seconds=round(secs, 1), history=m.history)
+    res.update(fold=k, train_records=int((fold != k).sum()), test_records=len(te), train_seconds=round(secs, 1), history=m.history, temperature=m.temperature)
     return m, res, (cnn, trees)
+
+# %% ../nbs/07b_record.ipynb #6fc96d70
+def _calibration(rs:RecordSet, oof:dict, cfg:RecordConfig, runs:list, cv:bool, model:RecordModel)->dict:
+    "ECE before and after calibration on the scored folds (each run gets its own); sets a --cv single-label model's temperature."
+    f, ok = oof['fold'], oof['fold'] >= 0
+    raw = cfg.cnn_weight*oof['cnn'] + (1 - cfg.cnn_weight)*oof['trees']
+    ts = {r['fold']: r['temperature'] for r in runs}
+    if cv and not rs.multilabel:
+        ts = {k: v['temperature'] for k, v in crossfit_calibration(raw, rs.Y, f, rs.labels, False)['folds'].items()}
+        model.temperature = ts[runs[-1]['fold']]
+    Q = raw.copy()
+    for k, t in ts.items(): Q[f == k] = calibrate(raw[f == k], t, rs.multilabel)
+    ece = lambda P, m: calibration_error(P[m], rs.Y[m], rs.labels, rs.multilabel)
+    for r in runs: r['calibration'] = dict(temperature=ts[r['fold']], ece_before=ece(raw, f == r['fold'])['ece'], ece_after=ece(Q, f == r['fold'])['ece'])
+    oof['temperature'] = np.array([ts.get(k, np.nan) for k in f])
+    return dict(before=ece(raw, ok), after=ece(Q, ok), temperatures=ts,
+                temperature_all=fit_temperature(raw[ok], rs.Y[ok], rs.multilabel) if cv else None)
 
 # %% ../nbs/07b_record.ipynb #9b42e905
 def _scores_line(r:dict)->str:
@@ -439,9 +459,9 @@ def run_folds(rs:RecordSet, fold:np.ndarray,   # records and the fold of each
         oof['cnn'][fold == k], oof['trees'][fold == k] = parts
         runs.append(res)
         if log: log(f"fold {k + 1}: {_scores_line(res)}")
-    ms = [r['mean_f1'] for r in runs]
+    ms, cal = [r['mean_f1'] for r in runs], _calibration(rs, oof, cfg, runs, cv, model)
     return dict(config=asdict(cfg), folds=cfg.folds, test_fold=None if cv else 0, runs=runs, mean_f1=float(np.mean(ms)),
-                sd_f1=float(np.std(ms, ddof=1)) if len(ms) > 1 else 0.0, model=model, params=n_params(model.net), oof=oof)
+                sd_f1=float(np.std(ms, ddof=1)) if len(ms) > 1 else 0.0, model=model, params=n_params(model.net), oof=oof, calibration=cal)
 
 # %% ../nbs/07b_record.ipynb #2ab1dd09
 def train_record(data:str,                 # a folder of records with labels.json (or a CinC 2017 REFERENCE.csv), or a labels file
@@ -516,6 +536,9 @@ def _write_training(res:dict, rs:RecordSet, cfg:RecordConfig, save:Path, lineage
 def _print_trained(res:dict, save:Path, cv:int, secs:float):
     for run in res['runs']: print(f"fold {run['fold'] + 1}/{res['folds']} ({run['test_records']} test records): {_scores_line(run)}")
     if cv: print(f"{res['folds']}-fold mean F1 {res['mean_f1']:.4f} ± {res['sd_f1']:.4f}")
+    c = res['calibration']
+    print(f"calibration on the scored records: ECE {c['before']['ece']:.4f} at temperature 1, {c['after']['ece']:.4f} at "
+          + ', '.join(f"{t:.3f}" for t in c['temperatures'].values()) + (' (each fold: fitted on the others)' if cv and not res['model'].multilabel else ''))
     print(f"{res['params']:,} CNN parameters; {secs:.0f} s in all; checkpoint {save}")
 
 # %% ../nbs/07b_record.ipynb #8070c6cc
@@ -569,6 +592,19 @@ class _Exported(nn.Module):
         z = self.net.pool(h.squeeze(2) if h.dim() == 4 else h, features)
         return torch.sigmoid(z) if self.multilabel else F.softmax(z, 1)
 
+# %% ../nbs/07b_record.ipynb #5b575c6e
+def _calibration_nodes(g, t:float, multilabel:bool):
+    "Append `calibrate(fused, t)` to ONNX graph `g`: softmax(log p / t), or sigmoid(logit p / t) per label."
+    from onnx import helper, TensorProto
+    k = lambda n, v: helper.make_tensor(n, TensorProto.FLOAT, [], [v])
+    g.initializer.extend([k('p_lo', 1e-7), k('p_hi', 1 - 1e-7), k('inv_t', 1/t), k('one', 1.0)])
+    g.node.extend([helper.make_node('Clip', ['fused', 'p_lo', 'p_hi'], ['p_clipped']), helper.make_node('Log', ['p_clipped'], ['log_p'])])
+    if multilabel:
+        g.node.extend([helper.make_node('Sub', ['one', 'p_clipped'], ['q']), helper.make_node('Log', ['q'], ['log_q']),
+                       helper.make_node('Sub', ['log_p', 'log_q'], ['logit']), helper.make_node('Mul', ['logit', 'inv_t'], ['z']),
+                       helper.make_node('Sigmoid', ['z'], ['probabilities'])])
+    else: g.node.extend([helper.make_node('Mul', ['log_p', 'inv_t'], ['z']), helper.make_node('Softmax', ['z'], ['probabilities'], axis=1)])
+
 # %% ../nbs/07b_record.ipynb #e5fc6efb
 def record_onnx(m:RecordModel, metadata:dict|None=None):
     "The fused model as a checked `onnx.ModelProto`: (signal (B, leads, n), features (B, F)) -> probabilities (B, C)."
@@ -586,7 +622,8 @@ def record_onnx(m:RecordModel, metadata:dict|None=None):
     g.initializer.extend([helper.make_tensor('w_cnn', TensorProto.FLOAT, [], [w]), helper.make_tensor('w_trees', TensorProto.FLOAT, [], [1 - w])])
     g.node.extend([helper.make_node('Mul', ['cnn_probabilities', 'w_cnn'], ['cnn_part']),
                    helper.make_node('Mul', ['tree_probabilities', 'w_trees'], ['tree_part']),
-                   helper.make_node('Add', ['cnn_part', 'tree_part'], ['probabilities'])])
+                   helper.make_node('Add', ['cnn_part', 'tree_part'], ['fused'])])
+    _calibration_nodes(g, m.temperature, m.multilabel)
     del g.output[:]
     g.output.append(helper.make_tensor_value_info('probabilities', TensorProto.FLOAT, ['batch', len(m.labels)]))
     if not any(o.domain == 'ai.onnx.ml' for o in proto.opset_import): proto.opset_import.append(helper.make_opsetid('ai.onnx.ml', 3))
@@ -601,7 +638,7 @@ def record_metadata(m:RecordModel, ck:dict|None=None, ckpt_sha:str='')->dict[str
     "The record model's contract as ONNX metadata strings (`read_metadata` of `06b_contract` reads it back)."
     ck = ck or {}
     meta = dict(kind='record', labels=list(m.labels), leads=list(m.leads), n_leads=len(m.leads), rate=float(m.cfg.fs),
-                features=list(FEATURES), multilabel=m.multilabel, thresholds=[float(t) for t in m.thresholds], scored=list(m.cfg.scored or m.labels),
+                features=list(FEATURES), multilabel=m.multilabel, thresholds=[float(t) for t in m.thresholds], temperature=float(m.temperature), scored=list(m.cfg.scored or m.labels),
                 min_seconds=MIN_SECONDS, config=asdict(m.cfg), model=f"record:{m.cfg.name}",
                 model_version=f"{ck.get('version') or ecgnb.__version__}+{ckpt_sha[:12] or 'unknown'}", checkpoint_sha256=ckpt_sha,
                 data_hash=ck.get('data_hash') or '', lineage=ck.get('lineage') or {}, ecgnb_version=ecgnb.__version__,
