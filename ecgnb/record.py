@@ -264,7 +264,8 @@ def fit_cnn(rs:RecordSet, cfg:RecordConfig, log=None, device:str='cpu')->tuple[R
         net.train(); perm, tot, t0 = rng.permutation(len(rs)), 0.0, time.perf_counter()
         for b in range(per_epoch):
             ids = perm[b*bs:(b + 1)*bs]
-            loss = loss_fn(net(_crops(rs, ids, n, rng).to(device), feats[ids].to(device)), Y[ids].to(device))
+            with torch.autocast('cuda', torch.bfloat16, enabled=device != 'cpu'):   # mixed precision on a GPU; the CPU path is unchanged
+                loss = loss_fn(net(_crops(rs, ids, n, rng).to(device), feats[ids].to(device)), Y[ids].to(device))
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); tot += loss.item()
             if sched: sched.step()
         hist.append(dict(epoch=ep, loss=tot/per_epoch, seconds=round(time.perf_counter() - t0, 2)))
@@ -563,7 +564,8 @@ def evaluate_record(checkpoint:str,       # a record model checkpoint
             entries = [e for e, f in zip(entries, fold) if f == sp['test_fold']]
         rs = load_records(entries, m.labels, m.multilabel, m.cfg, workers or os.cpu_count() or 1)
     P = m.probabilities(rs)
-    res = dict(kind='record', split=split, labels=m.labels, multilabel=m.multilabel, thresholds=m.thresholds,
+    res = dict(kind='record', split=split, labels=m.labels, multilabel=m.multilabel, thresholds=m.thresholds, temperature=m.temperature,
+               calibration=calibration_error(P, rs.Y, m.labels, m.multilabel),
                record=record_scores(rs.Y, P, m.labels, m.thresholds, m.multilabel, m.cfg.scored, rs.groups, n_boot, seed),
                skipped=rs.skipped, checkpoint=str(checkpoint), checkpoint_sha256=file_sha256(checkpoint), data=str(data),
                data_hash=ck['lineage']['data_hash'] if split == 'test' else None, train_data_hash=ck.get('data_hash'),
