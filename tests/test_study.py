@@ -22,3 +22,14 @@ def test_notebooks_are_python3_and_reports_take_parameters():
     reports = report_notebooks(ROOT/'reports')
     assert len(reports) >= 5
     for p in reports: assert {'quick', 'seed', 'out_dir'} <= _params(p), p.name
+
+def test_papermill_reads_every_report_parameter():
+    "papermill's own parser reads every assignment of each `parameters` cell (a comment it cannot parse hides the line from `papermill --help-notebook`)."
+    import ast, io, contextlib, nbformat
+    from papermill.translators import PythonTranslator
+    from ecgnb.study import report_notebooks
+    for p in report_notebooks(ROOT/'reports'):
+        src = next(c.source for c in nbformat.read(p, as_version=4).cells if 'parameters' in c.metadata.get('tags', []))
+        names = [t.id for n in ast.parse(src).body if isinstance(n, ast.Assign) for t in n.targets]
+        with contextlib.redirect_stdout(io.StringIO()): got = [q.name for q in PythonTranslator.inspect({'source': src})]
+        assert got == names, (p.name, sorted(set(names) - set(got)))
