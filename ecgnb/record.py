@@ -429,12 +429,13 @@ def _calibration(rs:RecordSet, oof:dict, cfg:RecordConfig, runs:list, cv:bool, m
     "ECE before and after calibration on the scored folds (each run gets its own); sets a --cv single-label model's temperature."
     f, ok = oof['fold'], oof['fold'] >= 0
     raw = cfg.cnn_weight*oof['cnn'] + (1 - cfg.cnn_weight)*oof['trees']
-    ts = {r['fold']: r['temperature'] for r in runs}
     if cv and not rs.multilabel:
-        ts = {k: v['temperature'] for k, v in crossfit_calibration(raw, rs.Y, f, rs.labels, False)['folds'].items()}
+        cf = crossfit_calibration(raw, rs.Y, f, rs.labels, False)
+        ts, Q = {k: v['temperature'] for k, v in cf['folds'].items()}, cf['calibrated']
         model.temperature = ts[runs[-1]['fold']]
-    Q = raw.copy()
-    for k, t in ts.items(): Q[f == k] = calibrate(raw[f == k], t, rs.multilabel)
+    else:
+        ts, Q = {r['fold']: r['temperature'] for r in runs}, raw.copy()
+        for k, t in ts.items(): Q[f == k] = calibrate(raw[f == k], t, rs.multilabel)
     ece = lambda P, m: calibration_error(P[m], rs.Y[m], rs.labels, rs.multilabel)
     for r in runs: r['calibration'] = dict(temperature=ts[r['fold']], ece_before=ece(raw, f == r['fold'])['ece'], ece_after=ece(Q, f == r['fold'])['ece'])
     oof['temperature'] = np.array([ts.get(k, np.nan) for k in f])
@@ -531,7 +532,6 @@ def _write_training(res:dict, rs:RecordSet, cfg:RecordConfig, save:Path, lineage
     with atomic_write(save.with_name(f"{save.stem}.metrics.json"), 'w') as f: json.dump(metrics, f, indent=1, default=str)
     with atomic_write(save.with_name(f"{save.stem}.oof.npz"), 'wb') as f:
         np.savez(f, files=np.array(rs.files), labels=np.array(rs.labels), Y=rs.Y, cnn_weight=cfg.cnn_weight, **res['oof'])
-
 
 # %% ../nbs/07b_record.ipynb #66ee76dc
 def _print_trained(res:dict, save:Path, cv:int, secs:float):
