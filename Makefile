@@ -63,9 +63,10 @@ check-sync: $(STAMP)
 nbtest: $(STAMP)
 	$(BIN)/nbdev_test --n_workers 2 --timing $(NBTEST_ARGS)
 
+# --dist loadscope: each test module on one worker, so a module's fixtures (models trained for its tests) are built once.
 pytest: $(STAMP)
 	@bash .ci/ensure_chromium || true
-	$(BIN)/python -m pytest -q -rs -n 2 tests $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -rs -n 2 --dist loadscope tests $(PYTEST_ARGS)
 
 test: check-sync nbtest pytest
 

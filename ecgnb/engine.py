@@ -163,10 +163,12 @@ class RecordRunner:
         if meta.get('features') != list(FEATURES):
             raise ECGDataError(eng.path, "its record features differ from this ecgnb's (export it again with this version)")
         self.eng, self.rate, self.min_seconds = eng, float(meta['rate']), float(meta['min_seconds'])
-        self._peaks = detect_rpeaks
+        self._peaks, self._features = detect_rpeaks, record_features
         if eng.compiled:
             from ecgnb.compiled import detect_rpeaks_compiled, warm_up
-            warm_up(); self._peaks = detect_rpeaks_compiled
+            from ecgnb.features_compiled import record_features_compiled, warm_up as warm_up_features
+            warm_up(); warm_up_features()
+            self._peaks, self._features = detect_rpeaks_compiled, record_features_compiled
     def __repr__(self): return f"whole records of {self.eng.n_leads} lead(s), at least {self.min_seconds:g} s, CNN at {self.rate:g} Hz"
     def min_samples(self, fs:float)->float: return self.min_seconds*fs
     def too_short(self, n:int, fs:float)->str|None:
@@ -174,7 +176,7 @@ class RecordRunner:
     def __call__(self, x:np.ndarray, fs:float)->Reading:
         "The record's probabilities and quality, from its view."
         v = record_view(x, fs, self.eng.rhythm, self._peaks(np.ascontiguousarray(x[self.eng.rhythm], np.float32), fs))
-        s, f = record_input(v, self.rate), record_features(v)
+        s, f = record_input(v, self.rate), self._features(v)
         P = self.eng.sess.run(None, {'signal': s[None], 'features': f[None]})[0].astype(np.float64)
         q, why = record_quality(v)
         return Reading(P, np.zeros(1), np.array([q]), float(f[FEATURES.index('hr')]), why)

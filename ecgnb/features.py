@@ -201,12 +201,14 @@ FEATURES = ('dur', 'hr', 'beats_per_s', 'n_rr', 'rr_mean', 'rr_med', 'rr_sd', 'r
             'seg_ptp_maxrel', 'seg_ptp_minrel', 'flat_frac', 'max_gap', 'p_presence')
 
 # %% ../nbs/07a_features.ipynb #2c11c951
-def record_features(v:RecordView)->np.ndarray:  # float32, len(FEATURES); NaN where a feature is undefined
+def record_features(v:RecordView,         # the record's view
+                    rr_feats=rr_features   # R-R intervals -> their features (`ecgnb.features_compiled` has a compiled twin)
+                   )->np.ndarray:         # float32, len(FEATURES); NaN where a feature is undefined
     "The record's hand-made features, in the order of `FEATURES`, from its view."
     n, fs = v.x.shape[1], v.fs
     rr = np.diff(v.peaks)/fs
     f = dict(dur=n/fs, hr=60/np.median(rr) if len(rr) else NAN, beats_per_s=len(v.peaks)*fs/n)
-    f |= rr_features(rr) | beat_features(v)
+    f |= rr_feats(rr) | beat_features(v)
     f |= _noise_features(v, f.get('qrs_ptp', np.ptp(v.y)))
     return np.array([f.get(k, NAN) for k in FEATURES], np.float32)
 

@@ -38,3 +38,7 @@ def browse(exe, url, tmp_path, screenshot=None, timeout=60):
     from ecgnb.docs import headless
     if screenshot: headless(url, tmp_path, f'--screenshot={screenshot}', '--window-size=1200,900', exe=exe, timeout=timeout)
     return headless(url, tmp_path, '--dump-dom', exe=exe, timeout=timeout).stdout
+
+def pytest_collection_modifyitems(items):
+    "The quick study (minutes) goes first: under `-n 2 --dist loadscope` one worker runs it while the other starts on the rest."
+    items.sort(key=lambda it: it.name != 'test_quick_study')
