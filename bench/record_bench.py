@@ -4,6 +4,8 @@ peer a user would write: FastAPI + neurokit2 (`ecg_process`: cleaning, R-peaks, 
 
     .venv/bin/python bench/record_bench.py --model models/record.onnx [--workers 2] [--seconds 10]
 
+`ecgnb serve` runs twice: with its compiled twins (the default) and with the numpy reference (ECGNB_COMPILED=0).
+
 Needs `wrk` (Debian: apt-get install wrk). The request is the first 30 s of a real CinC 2017 record at 300 Hz (JSON, mV).
 The peer runs the same ONNX file once per request on its own 150-Hz resampling of the signal with the record
 features left missing (neurokit2 does not compute them): its answers are not the record model's, the comparison is of
@@ -88,11 +90,12 @@ def main():
                request=f"CinC 2017 record {name}: {len(x)} samples at {fs:g} Hz ({len(x)/fs:g} s), {body.stat().st_size} bytes of JSON",
                time=time.strftime('%Y-%m-%dT%H:%M:%S'), stages_us=stages(model, x, fs))
     env = {'ECGNB_MODEL': model, 'OMP_NUM_THREADS': '1', 'OPENBLAS_NUM_THREADS': '1'}
-    for key, cmd in (('ecgnb_serve', [str(BIN/'ecgnb'), 'serve', '--model', model, '--port', '{port}', '--workers', str(a.workers)]),
-                     ('peer_fastapi_neurokit2_ort', [str(BIN/'python'), '-m', 'uvicorn', 'record_bench:peer_app', '--factory', '--port', '{port}',
-                                                     '--workers', str(a.workers), '--no-access-log', '--log-level', 'warning'])):
+    serve = [str(BIN/'ecgnb'), 'serve', '--model', model, '--port', '{port}', '--workers', str(a.workers)]
+    for key, cmd, extra in (('ecgnb_serve', serve, {}), ('ecgnb_serve_numpy_reference', serve, {'ECGNB_COMPILED': '0'}),
+                            ('peer_fastapi_neurokit2_ort', [str(BIN/'python'), '-m', 'uvicorn', 'record_bench:peer_app', '--factory', '--port', '{port}',
+                                                     '--workers', str(a.workers), '--no-access-log', '--log-level', 'warning'], {})):
         port = free_port(); url = f'http://127.0.0.1:{port}'
-        p = start([c.replace('{port}', str(port)) for c in cmd], env, url)
+        p = start([c.replace('{port}', str(port)) for c in cmd], env | extra, url)
         try: res[key] = wrk(url + '/infer', body, a.seconds, a.conns)
         finally: stop(p)
     save_result(res, 'record')

@@ -2,7 +2,7 @@
 own; twelve leads with several labels per record), then `evaluate`, `export`, `serve`, `audit` and `publish --dry-run`
 on the model unchanged; /infer and /infer/file answer each record as `ecgnb evaluate` scored it; the service runs both
 kinds of model with torch and scikit-learn unimportable, as in the image; what is not an ECG is `inconclusive`."""
-import io, json, os, subprocess, sys, zipfile
+import contextlib, io, json, os, subprocess, sys, zipfile
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, httpx
 from conftest import ecgnb, BIN, sample
@@ -91,16 +91,25 @@ def test_audit_and_publish(renamed, tmp_path):
     card = (tmp_path/'hf'/'README.md').read_text()
     assert 'whole-record ECG classifier' in card and 'record-model' in card and '`ecgnb evaluate` on' in card and 'F1 sinus (records)' in card
 
+def _main(*args)->tuple[int, str]:
+    "`ecgnb <args>` in this process (the command line's own `main`): exit status and standard error. A refusal needs no new process."
+    from ecgnb.cli import main
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()): code = main([str(a) for a in args])
+    return code, err.getvalue()
+
 def test_flags_that_do_not_apply_are_refused(renamed):
     for args, flag in ((('train', '--data', renamed/'labels.json', '--patience', 3), '--patience'),
                        (('train', '--data', renamed/'labels.json', '--model', 'resnet'), '--model'),
                        (('evaluate', '--checkpoint', renamed/'r.pt', '--data', renamed/'labels.json', '--batch', 8), '--batch'),
                        (('export', '--checkpoint', renamed/'r.pt', '--format', 'torchscript'), '--format'),
                        (('export', '--checkpoint', renamed/'r.pt', '--quantize'), '--quantize')):
-        r = ecgnb(*args)
-        assert r.returncode == 2 and f"{flag} does not apply to the record model" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
-    r = ecgnb('evaluate', '--checkpoint', renamed/'r.pt', '--data', renamed/'labels.json', '--split', 'val')
-    assert r.returncode == 2 and "split 'test'" in r.stderr
+        code, err = _main(*args)
+        assert code == 2 and f"{flag} does not apply to the record model" in err and len(err.strip().splitlines()) == 1, err
+    code, err = _main('evaluate', '--checkpoint', renamed/'r.pt', '--data', renamed/'labels.json', '--split', 'val')
+    assert code == 2 and "split 'test'" in err
+    r = ecgnb('train', '--data', renamed/'labels.json', '--patience', 3)   # and once through the installed command, as a user meets it
+    assert r.returncode == 2 and r.stderr.startswith('ecgnb train: error: --patience does not apply to the record model') and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 def test_unreadable_records_are_named(tmp_path):
     "A truncated .mat, a garbage header and a REFERENCE.csv row without a file: each named, with its reason."
