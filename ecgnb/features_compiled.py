@@ -63,7 +63,6 @@ def _med(a):
 
 # %% ../nbs/07c_features_compiled.ipynb #151f903e
 RR_FEATURES = FEATURES[FEATURES.index('n_rr'):FEATURES.index('poinc_cells') + 1]   # what `rr_features` computes, in order
-_I = {k: i for i, k in enumerate(RR_FEATURES)}
 
 # %% ../nbs/07c_features_compiled.ipynb #ca3b6b0e
 @_jit

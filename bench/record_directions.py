@@ -1,0 +1,100 @@
+#!/usr/bin/env python
+"""Directions for the record model's trees, compared by nested cross-validation: atrial-activity features.
+
+    .venv/bin/python bench/record_directions.py --data ../shared/data/cinc2017 --oof bench/results/record_cv.oof.npz
+
+Reads the held-out probabilities of a `--cv` run (`<save>.oof.npz`: its records, labels, folds and CNN
+probabilities), featurises every record again (the record features, plus the candidates below), then for each outer
+fold chooses between the trees on the record features (A) and on the record features with the candidates (B) by
+their mean F1 (N, A, O) on inner folds of the training part only (trees alone, 4 inner patient-level folds). The
+chosen trees are fitted on the whole training part and fused with the stored CNN probabilities of the test fold,
+which were made by a model that never saw it. Both configurations are also scored on the test fold for the record,
+never for the choice. Writes bench/results/record_directions.json.
+
+Candidates (atrial activity, which the 83 features see only through P-wave shape and R-R irregularity):
+- `p_wave_snr` (`ecgnb.measures`): how far the median beat's P wave stands out of the beat-to-beat scatter;
+- `abs_share_4_9`, `abs_peak_hz`: the rhythm lead with each beat's median QRST subtracted (average beat
+  subtraction), its 4-9 Hz share of the 0.5-40 Hz power and the frequency of its largest peak in 3-12 Hz, where
+  fibrillatory waves lie.
+"""
+from __future__ import annotations
+import argparse, json, os, sys, time
+from pathlib import Path
+import numpy as np
+
+CANDIDATES = ('p_wave_snr', 'abs_share_4_9', 'abs_peak_hz')
+
+def atrial(v)->list[float]:
+    "The candidate features of one record's view (NaN where undefined)."
+    from ecgnb.measures import p_wave_snr, welch_psd
+    from ecgnb.features import BEFORE, AFTER
+    fs, nan = v.fs, float('nan')
+    snr = p_wave_snr(v.x[v.rhythm], fs, v.peaks) if len(v.peaks) >= 3 else nan
+    tpl = v.template
+    if tpl is None: return [snr, nan, nan]
+    b, a, r = int(round(BEFORE*fs)), int(round(AFTER*fs)), v.y.copy()
+    for p in v.peaks[(v.peaks - b >= 0) & (v.peaks + a < len(r))]: r[p - b:p + a + 1] -= tpl
+    f, pw = welch_psd(r, fs)
+    band = (f > 0.5) & (f < 40); tot = pw[band].sum() + 1e-12
+    fw = (f >= 3) & (f <= 12)
+    return [snr, pw[(f >= 4) & (f < 9)].sum()/tot, float(f[fw][np.argmax(pw[fw])]) if fw.any() else nan]
+
+def featurise(path:str)->tuple[np.ndarray, list[float]]:
+    from ecgnb.loaders import read_record
+    from ecgnb.features import record_view
+    from ecgnb.features_compiled import record_features_compiled
+    from ecgnb.compiled import detect_rpeaks_compiled
+    r = read_record(path)
+    v = record_view(r.signal[:1], r.fs, 0, detect_rpeaks_compiled(np.ascontiguousarray(r.signal[0], np.float32), r.fs))
+    return record_features_compiled(v), atrial(v)
+
+def trees_proba(X, Y, Xt, cfg)->np.ndarray:
+    from ecgnb.record import fit_trees
+    return fit_trees(X, Y, False, cfg)[0].predict_proba(Xt)
+
+def mean_f1(Y, P, labels, scored)->float:
+    from ecgnb.record import record_scores
+    return record_scores(Y, P, labels, [1.0]*len(labels), False, scored, n_boot=0)['mean_f1']
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--data', required=True); ap.add_argument('--oof', required=True)
+    ap.add_argument('--workers', type=int, default=os.cpu_count() or 1); ap.add_argument('--inner', type=int, default=4)
+    ap.add_argument('--out', default=str(Path(__file__).resolve().parent/'results'/'record_directions.json'))
+    a = ap.parse_args()
+    from ecgnb.record import PRESETS
+    from ecgnb.parallel import ordered_map
+    from ecgnb.splits import patient_kfold
+    o = np.load(a.oof); cfg = PRESETS['cinc2017']
+    files, labels, Y, fold = [str(f) for f in o['files']], [str(l) for l in o['labels']], o['Y'], o['fold']
+    t0 = time.time()
+    feats = list(ordered_map(featurise, [str(Path(a.data)/f) for f in files], a.workers, chunk=16))
+    XA = np.stack([f for f, _ in feats]).astype(np.float32); XB = np.hstack([XA, np.array([c for _, c in feats], np.float32)])
+    t_feat, rows = time.time() - t0, []
+    print(f"{len(files)} records featurised in {t_feat:.0f} s", flush=True)
+    for k in sorted(set(fold) - {-1}):
+        tr, te = np.flatnonzero((fold != k) & (fold >= 0)), np.flatnonzero(fold == k)
+        inner_of = {p: j for j, ps in enumerate(patient_kfold([files[i] for i in tr], [[labels[Y[i].argmax()]] for i in tr], a.inner, cfg.seed)) for p in ps}
+        inner = np.array([inner_of[files[i]] for i in tr])   # CinC 2017: one record per patient
+        score = {}
+        for name, X in (('A', XA), ('B', XB)):
+            P = np.zeros((len(tr), len(labels)))
+            for j in range(a.inner): P[inner == j] = trees_proba(X[tr[inner != j]], Y[tr[inner != j]], X[tr[inner == j]], cfg)
+            score[name] = mean_f1(Y[tr], P, labels, cfg.scored)
+        chosen = max(score, key=score.get)
+        test = {}
+        for name, X in (('A', XA), ('B', XB)):
+            T = trees_proba(X[tr], Y[tr], X[te], cfg)
+            test[name] = dict(trees=mean_f1(Y[te], T, labels, cfg.scored),
+                              fused=mean_f1(Y[te], cfg.cnn_weight*o['cnn'][te] + (1 - cfg.cnn_weight)*T, labels, cfg.scored),
+                              same_as_stored_trees=float(np.abs(T - o['trees'][te]).max()) if name == 'A' else None)
+        rows.append(dict(fold=int(k) + 1, inner_trees=score, chosen=chosen, chosen_fused=test[chosen]['fused'], test=test))
+        print(f"fold {k + 1}: inner trees A {score['A']:.4f} B {score['B']:.4f} -> {chosen}; test fused {test[chosen]['fused']:.4f} "
+              f"(A {test['A']['fused']:.4f}, B {test['B']['fused']:.4f})", flush=True)
+    res = dict(candidates=CANDIDATES, data=a.data, oof=a.oof, records=len(files), featurise_seconds=round(t_feat), seconds=round(time.time() - t0),
+               folds=rows, chosen_mean=float(np.mean([r['chosen_fused'] for r in rows])), chosen_sd=float(np.std([r['chosen_fused'] for r in rows], ddof=1)),
+               a_mean=float(np.mean([r['test']['A']['fused'] for r in rows])), b_mean=float(np.mean([r['test']['B']['fused'] for r in rows])))
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True); Path(a.out).write_text(json.dumps(res, indent=1))
+    print(f"nested choice, fused with the CNN: {res['chosen_mean']:.4f} ± {res['chosen_sd']:.4f}; A alone {res['a_mean']:.4f}; B alone {res['b_mean']:.4f}; written {a.out}")
+
+if __name__ == '__main__': main()
