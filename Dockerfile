@@ -23,8 +23,8 @@ COPY ${MODEL} /app/model.onnx
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin ecgnb
 USER ecgnb
 
-# Compile the numba kernels of ecgnb.compiled and ecgnb.features_compiled now, as the service user and into its own cache folder, so that a
-# worker starts in about a second instead of compiling for tens of seconds.
+# Compile the numba kernels of ecgnb.compiled and ecgnb.features_compiled now, as the service user and into its own
+# cache folder, so that a worker starts in about a second instead of compiling for tens of seconds.
 ENV NUMBA_CACHE_DIR=/home/ecgnb/.numba
 RUN python -c "import ecgnb.compiled as c, ecgnb.features_compiled as f; c.warm_up(); f.warm_up()"
 
