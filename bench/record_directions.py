@@ -26,14 +26,14 @@ CANDIDATES = ('p_wave_snr', 'abs_share_4_9', 'abs_peak_hz')
 
 def atrial(v)->list[float]:
     "The candidate features of one record's view (NaN where undefined)."
-    from ecgnb.measures import p_wave_snr, welch_psd
+    from ecgnb.measures import p_wave_snr, welch_psd, beat_matrix
     from ecgnb.features import BEFORE, AFTER
     fs, nan = v.fs, float('nan')
     snr = p_wave_snr(v.x[v.rhythm], fs, v.peaks) if len(v.peaks) >= 3 else nan
     tpl = v.template
     if tpl is None: return [snr, nan, nan]
-    b, a, r = int(round(BEFORE*fs)), int(round(AFTER*fs)), v.y.copy()
-    for p in v.peaks[(v.peaks - b >= 0) & (v.peaks + a < len(r))]: r[p - b:p + a + 1] -= tpl
+    b, r = int(round(BEFORE*fs)), v.y.copy()
+    for p in beat_matrix(v.y, v.peaks, fs, BEFORE, AFTER)[1]: r[p - b:p - b + len(tpl)] -= tpl   # the beats the median was built from
     f, pw = welch_psd(r, fs)
     band = (f > 0.5) & (f < 40); tot = pw[band].sum() + 1e-12
     fw = (f >= 3) & (f <= 12)
