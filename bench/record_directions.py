@@ -1,21 +1,26 @@
 #!/usr/bin/env python
-"""Directions for the record model's trees, compared by nested cross-validation: atrial-activity features.
+"""Directions for the record model's trees, compared by nested cross-validation.
 
-    .venv/bin/python bench/record_directions.py --data ../shared/data/cinc2017 --oof bench/results/record_cv.oof.npz
+    .venv/bin/python bench/record_directions.py --data ../shared/data/cinc2017 --oof bench/results/record_cv.oof.npz [--set atrial|trees]
 
 Reads the held-out probabilities of a `--cv` run (`<save>.oof.npz`: its records, labels, folds and CNN
-probabilities), featurises every record again (the record features, plus the candidates below), then for each outer
-fold chooses between the trees on the record features (A) and on the record features with the candidates (B) by
-their mean F1 (N, A, O) on inner folds of the training part only (trees alone, 4 inner patient-level folds). The
-chosen trees are fitted on the whole training part and fused with the stored CNN probabilities of the test fold,
-which were made by a model that never saw it. Both configurations are also scored on the test fold for the record,
-never for the choice. Writes bench/results/record_directions.json.
+probabilities), featurises every record again, then for each outer fold chooses among the set's tree
+configurations by their mean F1 (N, A, O) on inner folds of the training part only (trees alone, 4 inner
+patient-level folds). The chosen trees are fitted on the whole training part and fused with the stored CNN
+probabilities of the test fold, which were made by a model that never saw it. Every configuration is also scored on
+the test fold for the record, never for the choice. `A`, the recipe's trees, is in every set; refitting it must
+reproduce the run's stored trees, which checks the harness.
 
-Candidates (atrial activity, which the 83 features see only through P-wave shape and R-R irregularity):
-- `p_wave_snr` (`ecgnb.measures`): how far the median beat's P wave stands out of the beat-to-beat scatter;
-- `abs_share_4_9`, `abs_peak_hz`: the rhythm lead with each beat's median QRST subtracted (average beat
-  subtraction), its 4-9 Hz share of the 0.5-40 Hz power and the frequency of its largest peak in 3-12 Hz, where
+Sets (`--set`; each writes bench/results/record_directions[_SET].json, the atrial set without the suffix):
+- `atrial`, B: the 83 features plus atrial-activity candidates, which the 83 see only through P-wave shape and R-R
+  irregularity: `p_wave_snr` (`ecgnb.measures`: how far the median beat's P wave stands out of the beat-to-beat
+  scatter); and, with each beat's median QRST subtracted from the rhythm lead (average beat subtraction), the
+  residual's 4-9 Hz share of the 0.5-40 Hz power and the frequency of its largest peak in 3-12 Hz, where
   fibrillatory waves lie.
+- `trees`: the same 83 features, other tree ensembles. E: each split drawn from a random half of the features
+  (`max_features=0.5`, scikit-learn's per-node feature subsampling), which decorrelates the boosted trees; R: the
+  recipe's boosted trees averaged with a random forest (300 trees, the same class weights), a learner of another
+  kind whose errors differ.
 """
 from __future__ import annotations
 import argparse, json, os, sys, time
@@ -48,9 +53,27 @@ def featurise(path:str)->tuple[np.ndarray, list[float]]:
     v = record_view(r.signal[:1], r.fs, 0, detect_rpeaks_compiled(np.ascontiguousarray(r.signal[0], np.float32), r.fs))
     return record_features_compiled(v), atrial(v)
 
-def trees_proba(X, Y, Xt, cfg)->np.ndarray:
-    from ecgnb.record import fit_trees
-    return fit_trees(X, Y, False, cfg)[0].predict_proba(Xt)
+# name: (uses the atrial candidates, HistGradientBoostingClassifier settings over the recipe's, or 'forest'); A is fit_trees itself
+SETS = {'atrial': {'A': (False, None), 'B': (True, None)},
+        'trees': {'A': (False, None), 'E': (False, dict(max_features=0.5)), 'R': (False, 'forest')}}
+
+def forest_proba(X, Y, Xt, cfg)->np.ndarray:
+    "A random forest's probabilities (300 trees, sqrt of the features per split, the recipe's class weights)."
+    from sklearn.ensemble import RandomForestClassifier
+    from ecgnb.record import class_weights
+    y = Y.argmax(1)
+    m = RandomForestClassifier(n_estimators=300, min_samples_leaf=2, n_jobs=os.cpu_count(), random_state=cfg.seed)
+    return m.fit(X, y, sample_weight=class_weights(Y, False)[y]).predict_proba(Xt)
+
+def trees_proba(X, Y, Xt, cfg, over=None)->np.ndarray:
+    "Probabilities of trees fitted on (X, Y) for Xt: `fit_trees` of the recipe, or its settings with `over` changed."
+    from ecgnb.record import fit_trees, class_weights
+    if not over: return fit_trees(X, Y, False, cfg)[0].predict_proba(Xt)
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    y = Y.argmax(1)
+    m = HistGradientBoostingClassifier(**(dict(max_iter=cfg.tree_iters, learning_rate=cfg.tree_lr, max_leaf_nodes=cfg.tree_leaves,
+                                              l2_regularization=cfg.tree_l2, early_stopping=False, random_state=cfg.seed) | over))
+    return m.fit(X, y, sample_weight=class_weights(Y, False)[y]).predict_proba(Xt)
 
 def mean_f1(Y, P, labels, scored)->float:
     from ecgnb.record import record_scores
@@ -60,8 +83,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--data', required=True); ap.add_argument('--oof', required=True)
     ap.add_argument('--workers', type=int, default=os.cpu_count() or 1); ap.add_argument('--inner', type=int, default=4)
-    ap.add_argument('--out', default=str(Path(__file__).resolve().parent/'results'/'record_directions.json'))
+    ap.add_argument('--set', default='atrial', choices=list(SETS)); ap.add_argument('--out', default=None)
     a = ap.parse_args()
+    configs = SETS[a.set]
+    out = Path(a.out or Path(__file__).resolve().parent/'results'/f"record_directions{'' if a.set == 'atrial' else '_' + a.set}.json")
     from ecgnb.record import PRESETS
     from ecgnb.parallel import ordered_map
     from ecgnb.splits import patient_kfold
@@ -76,25 +101,29 @@ def main():
         tr, te = np.flatnonzero((fold != k) & (fold >= 0)), np.flatnonzero(fold == k)
         inner_of = {p: j for j, ps in enumerate(patient_kfold([files[i] for i in tr], [[labels[Y[i].argmax()]] for i in tr], a.inner, cfg.seed)) for p in ps}
         inner = np.array([inner_of[files[i]] for i in tr])   # CinC 2017: one record per patient
-        score = {}
-        for name, X in (('A', XA), ('B', XB)):
-            P = np.zeros((len(tr), len(labels)))
-            for j in range(a.inner): P[inner == j] = trees_proba(X[tr[inner != j]], Y[tr[inner != j]], X[tr[inner == j]], cfg)
+        score, test = {}, {}
+        for name, (atr, over) in configs.items():   # A first: R averages A's probabilities with the forest's
+            X, P = (XB if atr else XA), np.zeros((len(tr), len(labels)))
+            fit = (lambda i, t: (PA[t] + forest_proba(X[i], Y[i], X[t], cfg))/2) if over == 'forest' else \
+                  (lambda i, t: trees_proba(X[i], Y[i], X[t], cfg, over))
+            for j in range(a.inner): P[inner == j] = fit(tr[inner != j], tr[inner == j])
             score[name] = mean_f1(Y[tr], P, labels, cfg.scored)
-        chosen = max(score, key=score.get)
-        test = {}
-        for name, X in (('A', XA), ('B', XB)):
-            T = trees_proba(X[tr], Y[tr], X[te], cfg)
+            T = fit(tr, te)
+            if name == 'A': PA = np.zeros((len(Y), len(labels))); PA[tr], PA[te] = P, T   # inner held-out and test probabilities of A
             test[name] = dict(trees=mean_f1(Y[te], T, labels, cfg.scored),
                               fused=mean_f1(Y[te], cfg.cnn_weight*o['cnn'][te] + (1 - cfg.cnn_weight)*T, labels, cfg.scored),
                               same_as_stored_trees=float(np.abs(T - o['trees'][te]).max()) if name == 'A' else None)
+        chosen = max(score, key=score.get)
         rows.append(dict(fold=int(k) + 1, inner_trees=score, chosen=chosen, chosen_fused=test[chosen]['fused'], test=test))
-        print(f"fold {k + 1}: inner trees A {score['A']:.4f} B {score['B']:.4f} -> {chosen}; test fused {test[chosen]['fused']:.4f} "
-              f"(A {test['A']['fused']:.4f}, B {test['B']['fused']:.4f})", flush=True)
-    res = dict(candidates=CANDIDATES, data=a.data, oof=a.oof, records=len(files), featurise_seconds=round(t_feat), seconds=round(time.time() - t0),
+        print(f"fold {k + 1}: inner trees " + ' '.join(f"{n} {v:.4f}" for n, v in score.items()) + f" -> {chosen}; test fused {test[chosen]['fused']:.4f} ("
+              + ', '.join(f"{n} {t['fused']:.4f}" for n, t in test.items()) + f"); {time.time() - t0:.0f} s", flush=True)
+    means = {n: float(np.mean([r['test'][n]['fused'] for r in rows])) for n in configs}
+    res = dict(set=a.set, configs={n: dict(atrial=atr, over=over) for n, (atr, over) in configs.items()}, candidates=CANDIDATES, data=a.data, oof=a.oof, records=len(files), featurise_seconds=round(t_feat), seconds=round(time.time() - t0),
                folds=rows, chosen_mean=float(np.mean([r['chosen_fused'] for r in rows])), chosen_sd=float(np.std([r['chosen_fused'] for r in rows], ddof=1)),
-               a_mean=float(np.mean([r['test']['A']['fused'] for r in rows])), b_mean=float(np.mean([r['test']['B']['fused'] for r in rows])))
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True); Path(a.out).write_text(json.dumps(res, indent=1))
-    print(f"nested choice, fused with the CNN: {res['chosen_mean']:.4f} ± {res['chosen_sd']:.4f}; A alone {res['a_mean']:.4f}; B alone {res['b_mean']:.4f}; written {a.out}")
+               means=means, inner_means={n: float(np.mean([r['inner_trees'][n] for r in rows])) for n in configs},
+               trees_means={n: float(np.mean([r['test'][n]['trees'] for r in rows])) for n in configs},
+               a_mean=means['A'], b_mean=means.get('B'))
+    out.parent.mkdir(parents=True, exist_ok=True); out.write_text(json.dumps(res, indent=1))
+    print(f"nested choice, fused with the CNN: {res['chosen_mean']:.4f} ± {res['chosen_sd']:.4f}; always " + ', '.join(f"{n} {v:.4f}" for n, v in means.items()) + f"; written {out}")
 
 if __name__ == '__main__': main()
