@@ -12,7 +12,9 @@ difference with a patient-level paired bootstrap interval.
 
 Variants, each a training (`--variants`, default all):
 - `base`: the recipe (30 epochs);
-- `e45`: 45 epochs (the one-cycle schedule stretched; the training loss is still falling at epoch 30).
+- `e45`: 45 epochs (the one-cycle schedule stretched; the training loss is still falling at epoch 30);
+- `pair20`: two CNNs of 20 epochs each (seeds 0 and 1), their probabilities averaged: an ensemble inside the
+  training budget (40 epochs in all), against the variance of one training.
 
 From each training, without training again:
 - `crops`: the CNN's probabilities averaged over 30-s crops of the record (15-s hop) instead of taken once over the
@@ -20,7 +22,8 @@ From each training, without training again:
 - `no_noisy_trees`: the trees trained without the noisy records (they answer 0 for noisy; the CNN still models it):
   does modelling the noisy class in the trees help "other rhythm"?
 
-Writes bench/results/record_cnn_directions.json and the validation probabilities beside it (.npz).
+Writes bench/results/record_cnn_directions.json and the validation probabilities beside it (.npz); `--append` adds
+the variants a file lacks, its trees refitted and checked against the stored ones.
 """
 from __future__ import annotations
 import argparse, json, os, tempfile, time
@@ -28,7 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 import numpy as np
 
-VARIANTS = {'base': {}, 'e45': dict(epochs=45)}
+VARIANTS = {'base': {}, 'e45': dict(epochs=45), 'pair20': dict(epochs=20, nets=2)}   # nets: CNNs averaged, seeds from the preset's
 
 def mean_f1(Y, P, labels, scored)->float:
     from ecgnb.record import record_scores
@@ -63,7 +66,7 @@ def main():
     ap.add_argument('--outer', type=int, default=1, help='outer fold (1-based) whose training part is used; its test records are never read')
     ap.add_argument('--inner', type=int, default=4); ap.add_argument('--val', type=int, default=1, help='inner fold (1-based) scored')
     ap.add_argument('--variants', default=','.join(VARIANTS)); ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--workers', type=int, default=os.cpu_count() or 1)
+    ap.add_argument('--workers', type=int, default=os.cpu_count() or 1); ap.add_argument('--append', action='store_true')
     ap.add_argument('--out', default=str(Path(__file__).resolve().parent/'results'/'record_cnn_directions.json'))
     a = ap.parse_args()
     import torch
@@ -93,12 +96,18 @@ def main():
                trees=mean_f1(va.Y, T, labels, sc), trees_no_noisy=mean_f1(va.Y, Tn, labels, sc), variants={})
     probs = dict(Y=va.Y, files=np.array(va.files), trees=T, trees_no_noisy=Tn)
     print(f"trees alone {res['trees']:.4f}; without the noisy records {res['trees_no_noisy']:.4f}", flush=True)
-    for name in a.variants.split(','):
-        c = replace(cfg, **VARIANTS[name]); t1 = time.time()
-        net, hist = fit_cnn(tr, c)
-        secs = time.time() - t1
-        C, Cc = cnn_probabilities(net, va), crop_probabilities(net, va, int(round(c.crop_sec*c.fs)))
-        r = dict(epochs=c.epochs, cnn_seconds=round(secs), final_loss=hist[-1]['loss'], cnn=mean_f1(va.Y, C, labels, sc), cnn_crops=mean_f1(va.Y, Cc, labels, sc),
+    if a.append and Path(a.out).exists():
+        old, z = json.loads(Path(a.out).read_text()), np.load(Path(a.out).with_suffix('.npz'))
+        assert np.array_equal(z['files'], probs['files']) and np.allclose(z['trees'], T, atol=1e-6), 'the stored run had other records or trees'
+        res['variants'], probs = old['variants'], dict(z) | {k: v for k, v in probs.items() if k not in z}
+    for name in [v for v in a.variants.split(',') if v not in res['variants']]:
+        over = dict(VARIANTS[name]); nets = over.pop('nets', 1)
+        c = replace(cfg, **over); t1 = time.time()
+        fits = [fit_cnn(tr, replace(c, seed=c.seed + j)) for j in range(nets)]
+        secs, hist = time.time() - t1, fits[0][1]
+        C = np.mean([cnn_probabilities(net, va) for net, _ in fits], 0)
+        Cc = np.mean([crop_probabilities(net, va, int(round(c.crop_sec*c.fs))) for net, _ in fits], 0)
+        r = dict(epochs=c.epochs, nets=nets, cnn_seconds=round(secs), final_loss=hist[-1]['loss'], cnn=mean_f1(va.Y, C, labels, sc), cnn_crops=mean_f1(va.Y, Cc, labels, sc),
                  fused=mean_f1(va.Y, w*C + (1 - w)*T, labels, sc), fused_crops=mean_f1(va.Y, w*Cc + (1 - w)*T, labels, sc),
                  fused_no_noisy_trees=mean_f1(va.Y, w*C + (1 - w)*Tn, labels, sc),
                  per_class={l: float(v) for l, v in zip(labels, prf(va.Y, np.eye(len(labels), dtype=np.uint8)[(w*C + (1 - w)*T).argmax(1)])[2])})
