@@ -30,12 +30,9 @@ import argparse, json, os, tempfile, time
 from dataclasses import replace
 from pathlib import Path
 import numpy as np
+from record_directions import mean_f1   # bench/ is the script's folder, so its sibling imports
 
 VARIANTS = {'base': {}, 'e45': dict(epochs=45), 'pair20': dict(epochs=20, nets=2)}   # nets: CNNs averaged, seeds from the preset's
-
-def mean_f1(Y, P, labels, scored)->float:
-    from ecgnb.record import record_scores
-    return record_scores(Y, P, labels, [1.0]*len(labels), False, scored, n_boot=0)['mean_f1']
 
 def paired_ci(Y, Pa, Pb, labels, scored, n_boot=1000, seed=0)->list[float]:
     "95 % interval of mean F1(b) - mean F1(a) over records resampled together (CinC 2017: one record per patient)."
