@@ -66,14 +66,9 @@ def forest_proba(X, Y, Xt, cfg)->np.ndarray:
     return m.fit(X, y, sample_weight=class_weights(Y, False)[y]).predict_proba(Xt)
 
 def trees_proba(X, Y, Xt, cfg, over=None)->np.ndarray:
-    "Probabilities of trees fitted on (X, Y) for Xt: `fit_trees` of the recipe, or its settings with `over` changed."
-    from ecgnb.record import fit_trees, class_weights
-    if not over: return fit_trees(X, Y, False, cfg)[0].predict_proba(Xt)
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    y = Y.argmax(1)
-    m = HistGradientBoostingClassifier(**(dict(max_iter=cfg.tree_iters, learning_rate=cfg.tree_lr, max_leaf_nodes=cfg.tree_leaves,
-                                              l2_regularization=cfg.tree_l2, early_stopping=False, random_state=cfg.seed) | over))
-    return m.fit(X, y, sample_weight=class_weights(Y, False)[y]).predict_proba(Xt)
+    "Probabilities of trees fitted on (X, Y) for Xt: `fit_trees` of the recipe, with its settings in `over` changed."
+    from ecgnb.record import fit_trees
+    return fit_trees(X, Y, False, cfg, **(over or {}))[0].predict_proba(Xt)
 
 def mean_f1(Y, P, labels, scored)->float:
     from ecgnb.record import record_scores

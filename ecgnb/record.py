@@ -141,11 +141,12 @@ def class_weights(Y:np.ndarray, multilabel:bool)->np.ndarray:  # (N, C) multi-ho
     return np.where(Y > 0, np.sqrt(N/(2*pos)), np.sqrt(N/(2*neg)))
 
 # %% ../nbs/07b_record.ipynb #0f0c1c11
-def fit_trees(X:np.ndarray, Y:np.ndarray, multilabel:bool, cfg:RecordConfig)->list:
+def fit_trees(X:np.ndarray, Y:np.ndarray, multilabel:bool, cfg:RecordConfig,
+              **over)->list:  # HistGradientBoostingClassifier settings over the config's (bench/record_directions.py compares some)
     "Fitted trees: one multi-class model, or one binary model per label (a constant raw score for a label with one class only)."
     from sklearn.ensemble import HistGradientBoostingClassifier
-    new = lambda: HistGradientBoostingClassifier(max_iter=cfg.tree_iters, learning_rate=cfg.tree_lr, max_leaf_nodes=cfg.tree_leaves,
-                                                 l2_regularization=cfg.tree_l2, early_stopping=False, random_state=cfg.seed)
+    new = lambda: HistGradientBoostingClassifier(**dict(max_iter=cfg.tree_iters, learning_rate=cfg.tree_lr, max_leaf_nodes=cfg.tree_leaves,
+                                                        l2_regularization=cfg.tree_l2, early_stopping=False, random_state=cfg.seed) | over)
     w = class_weights(Y, multilabel)
     if not multilabel:
         y = Y.argmax(1)
