@@ -37,8 +37,9 @@ VARIANTS = {'base': {}, 'e45': dict(epochs=45), 'pair20': dict(epochs=20, nets=2
 def paired_ci(Y, Pa, Pb, labels, scored, n_boot=1000, seed=0)->list[float]:
     "95 % interval of mean F1(b) - mean F1(a) over records resampled together (CinC 2017: one record per patient)."
     from ecgnb.metrics import prf
-    sc = [labels.index(l) for l in scored]
-    Da, Db, rng, d = np.eye(len(labels), dtype=np.uint8)[Pa.argmax(1)], np.eye(len(labels), dtype=np.uint8)[Pb.argmax(1)], np.random.default_rng(seed), []
+    from ecgnb.core import decide
+    sc, ones = [labels.index(l) for l in scored], [1.0]*len(labels)
+    Da, Db, rng, d = decide(Pa, ones, False), decide(Pb, ones, False), np.random.default_rng(seed), []
     for _ in range(n_boot):
         ix = rng.integers(0, len(Y), len(Y))
         d.append(prf(Y[ix], Db[ix])[2][sc].mean() - prf(Y[ix], Da[ix])[2][sc].mean())
@@ -70,6 +71,7 @@ def main():
     from ecgnb.record import PRESETS, labels_source, read_labels, record_labels, load_records, fit_trees, fit_cnn, cnn_probabilities
     from ecgnb.splits import patient_kfold
     from ecgnb.metrics import prf
+    from ecgnb.core import decide
     torch.set_num_threads(a.threads)
     cfg, o, t0 = PRESETS['cinc2017'], np.load(a.oof), time.time()
     fold_of = dict(zip((str(f) for f in o['files']), o['fold']))
@@ -107,7 +109,7 @@ def main():
         r = dict(epochs=c.epochs, nets=nets, cnn_seconds=round(secs), final_loss=hist[-1]['loss'], cnn=mean_f1(va.Y, C, labels, sc), cnn_crops=mean_f1(va.Y, Cc, labels, sc),
                  fused=mean_f1(va.Y, w*C + (1 - w)*T, labels, sc), fused_crops=mean_f1(va.Y, w*Cc + (1 - w)*T, labels, sc),
                  fused_no_noisy_trees=mean_f1(va.Y, w*C + (1 - w)*Tn, labels, sc),
-                 per_class={l: float(v) for l, v in zip(labels, prf(va.Y, np.eye(len(labels), dtype=np.uint8)[(w*C + (1 - w)*T).argmax(1)])[2])})
+                 per_class={l: float(v) for l, v in zip(labels, prf(va.Y, decide(w*C + (1 - w)*T, [1.0]*len(labels), False))[2])})
         probs[f'cnn_{name}'], probs[f'cnn_crops_{name}'] = C, Cc
         base = probs.get('cnn_base', C)   # the first variant is the reference when base is not run
         r['ci_vs_base'] = {k: paired_ci(va.Y, w*base + (1 - w)*T, P, labels, sc) for k, P in
