@@ -26,8 +26,8 @@ from .contract import ort_session
 
 # %% auto #0
 __all__ = ['PRESETS', 'RecordConfig', 'record_labels', 'record_folds', 'RecordSet', 'load_records', 'class_weights', 'fit_trees',
-           'trees_onnx', 'run_trees', 'RecordNet', 'fit_cnn', 'cnn_probabilities', 'RecordModel', 'fit_record',
-           'record_scores', 'save_record', 'load_record', 'labels_source', 'record_lineage', 'run_folds',
+           'trees_onnx', 'run_trees', 'ResStage', 'RecordNet', 'fit_cnn', 'cnn_probabilities', 'RecordModel',
+           'fit_record', 'record_scores', 'save_record', 'load_record', 'labels_source', 'record_lineage', 'run_folds',
            'train_record', 'evaluate_record', 'record_onnx', 'record_metadata', 'export_record']
 
 # %% ../nbs/07b_record.ipynb #a11d9f98
@@ -41,6 +41,7 @@ class RecordConfig:
     fs: float = 150.0            # rate the CNN sees, Hz
     crop_sec: float = 30.0       # training crop (records are whole at inference)
     width: int = 32              # channels of the first CNN stage (stages: 1, 1, 2, 2, 3, 3, 4, 4 x width)
+    block: str = 'plain'         # CNN stage: 'plain' (two convolutions), 'residual' (the second added to the first), 'se' (residual, squeeze-and-excitation on the second)
     epochs: int = 30             # fixed: no early stopping, so no records are held back for it
     batch: int = 32
     lr: float = 3e-3             # one-cycle peak
@@ -200,16 +201,32 @@ def run_trees(onnx_bytes:bytes, X:np.ndarray)->np.ndarray:
     "Probabilities of the trees for features X (N, F)."
     return ort_session(onnx_bytes).run(None, {'features': np.ascontiguousarray(X, np.float32)})[0]
 
+# %% ../nbs/07b_record.ipynb #9000eb5a
+class ResStage(nn.Module):
+    "A CNN stage with a shortcut: a strided convolution, then a second one added to its output (channels reweighted first when `se`)."
+    def __init__(self, ci:int, co:int, k:int, se:bool=False):
+        super().__init__()
+        self.down = nn.Sequential(nn.Conv1d(ci, co, k, stride=2, padding=k//2, bias=False), nn.BatchNorm1d(co), nn.ReLU())
+        self.conv = nn.Sequential(nn.Conv1d(co, co, 5, padding=2, bias=False), nn.BatchNorm1d(co))
+        self.se = nn.Sequential(nn.Linear(co, max(4, co//8)), nn.ReLU(), nn.Linear(max(4, co//8), co), nn.Sigmoid()) if se else None
+    def forward(self, x):
+        h = self.down(x); r = self.conv(h)
+        if self.se is not None:   # the channel weights from the mean over time; any trailing dims (the 2-D export twin has (B, C, 1, L))
+            w = self.se(r.flatten(2).mean(-1)); r = r*w.view(*w.shape, *[1]*(r.dim() - 2))
+        return F.relu(h + r)
+
 # %% ../nbs/07b_record.ipynb #1bfac68d
 class RecordNet(nn.Module):
     "Whole-record CNN: (B, leads, n) signal and (B, F) record features -> (B, C) logits, any n >= 256."
-    def __init__(self, n_leads:int, n_features:int, n_classes:int, width:int=32):
+    def __init__(self, n_leads:int, n_features:int, n_classes:int, width:int=32, block:str='plain'):
         super().__init__()
+        if block not in ('plain', 'residual', 'se'): raise ECGError(f"unknown CNN block {block!r} (plain, residual, se)")
         chans, layers, ci = [width*m for m in (1, 1, 2, 2, 3, 3, 4, 4)], [], n_leads
         for i, co in enumerate(chans):
             k = 9 if i < 2 else 5
-            layers += [nn.Conv1d(ci, co, k, stride=2, padding=k//2, bias=False), nn.BatchNorm1d(co), nn.ReLU(),
-                       nn.Conv1d(co, co, 5, padding=2, bias=False), nn.BatchNorm1d(co), nn.ReLU()]
+            if block != 'plain': layers.append(ResStage(ci, co, k, block == 'se'))
+            else: layers += [nn.Conv1d(ci, co, k, stride=2, padding=k//2, bias=False), nn.BatchNorm1d(co), nn.ReLU(),
+                             nn.Conv1d(co, co, 5, padding=2, bias=False), nn.BatchNorm1d(co), nn.ReLU()]
             ci = co
         self.body = nn.Sequential(*layers)
         self.register_buffer('f_center', torch.zeros(n_features)); self.register_buffer('f_scale', torch.ones(n_features))
@@ -254,7 +271,7 @@ def _feature_scaling(net:RecordNet, X:np.ndarray):
 def fit_cnn(rs:RecordSet, cfg:RecordConfig, log=None, device:str='cpu')->tuple[RecordNet, list]:
     "Train the whole-record CNN on every record of `rs`; returns it (on the CPU, eval mode) and the per-epoch history."
     torch.manual_seed(cfg.seed); rng = np.random.default_rng(cfg.seed)
-    net = RecordNet(len(rs.leads), rs.features.shape[1], len(rs.labels), cfg.width)
+    net = RecordNet(len(rs.leads), rs.features.shape[1], len(rs.labels), cfg.width, cfg.block)
     _feature_scaling(net, rs.features)
     net, loss_fn = net.to(device), _loss(rs, cfg)
     n, bs = int(round(cfg.crop_sec*cfg.fs)), min(cfg.batch, len(rs))
@@ -382,7 +399,7 @@ def load_record(path:Path|str)->tuple[RecordModel, dict]:
     if not isinstance(ck, dict) or ck.get('kind') != 'record': raise ECGDataError(path, "not a record model checkpoint")
     if list(ck['features']) != list(FEATURES): raise ECGDataError(path, "its record features differ from this ecgnb's (train it again with this version)")
     cfg = RecordConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in ck['config'].items()})
-    net = RecordNet(len(ck['leads']), len(FEATURES), len(ck['labels']), cfg.width); net.load_state_dict(ck['state_dict'])
+    net = RecordNet(len(ck['leads']), len(FEATURES), len(ck['labels']), cfg.width, cfg.block); net.load_state_dict(ck['state_dict'])
     return RecordModel(net.eval(), ck['trees'], list(ck['labels']), list(ck['leads']), bool(ck['multilabel']), list(ck['thresholds']),
                        cfg, ck.get('history', []), float(ck.get('temperature', 1.0))), ck
 
