@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from record_directions import mean_f1   # bench/ is the script's folder, so its sibling imports
 
-VARIANTS = {'base': {}, 'e45': dict(epochs=45), 'pair20': dict(epochs=20, nets=2), 'res': dict(block='residual'), 'se': dict(block='se')}   # nets: CNNs averaged, seeds from the preset's
+VARIANTS = {'base': {}, 'e45': dict(epochs=45), 'pair20': dict(epochs=20, nets=2), 'res': dict(block='residual'), 'se': dict(block='se'), 'aug': dict(augment=True)}   # nets: CNNs averaged, seeds from the preset's
 
 def paired_ci(Y, Pa, Pb, labels, scored, n_boot=1000, seed=0)->list[float]:
     "95 % interval of mean F1(b) - mean F1(a) over records resampled together (CinC 2017: one record per patient)."

@@ -22,13 +22,15 @@ from .lineage import consent_summary
 from .features import FEATURES, MIN_SECONDS, record_view, record_features, record_input, rhythm_index
 from .metrics import prf, scores, choose_thresholds, bootstrap_ci, calibrate, calibration_error, fit_temperature, crossfit_calibration
 from .models import n_params
+from .augment import Compose, EMG, GaussianNoise, BaselineWander
 from .contract import ort_session
 
 # %% auto #0
 __all__ = ['PRESETS', 'RecordConfig', 'record_labels', 'record_folds', 'RecordSet', 'load_records', 'class_weights', 'fit_trees',
-           'trees_onnx', 'run_trees', 'ResStage', 'RecordNet', 'fit_cnn', 'cnn_probabilities', 'RecordModel',
-           'fit_record', 'record_scores', 'save_record', 'load_record', 'labels_source', 'record_lineage', 'run_folds',
-           'train_record', 'evaluate_record', 'record_onnx', 'record_metadata', 'export_record']
+           'trees_onnx', 'run_trees', 'ResStage', 'RecordNet', 'record_augment', 'fit_cnn', 'cnn_probabilities',
+           'RecordModel', 'fit_record', 'record_scores', 'save_record', 'load_record', 'labels_source',
+           'record_lineage', 'run_folds', 'train_record', 'evaluate_record', 'record_onnx', 'record_metadata',
+           'export_record']
 
 # %% ../nbs/07b_record.ipynb #a11d9f98
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class RecordConfig:
     lr: float = 3e-3             # one-cycle peak
     weight_decay: float = 1e-2
     label_smoothing: float = 0.1 # single-label only
+    augment: bool = False        # add mild artefacts (`ecgnb.augment`: EMG, white noise, baseline wander) to training crops
     tree_iters: int = 300        # boosting iterations
     tree_lr: float = 0.05
     tree_leaves: int = 31
@@ -248,6 +251,12 @@ def _crops(rs:RecordSet, ids:np.ndarray, n:int, rng:np.random.Generator)->torch.
         X[j, :, :s.shape[-1]] = s*rng.uniform(0.8, 1.2)*(-1 if rng.random() < 0.1 else 1)
     return torch.from_numpy(X)
 
+# %% ../nbs/07b_record.ipynb #2005f9cb
+def record_augment(fs:float)->Compose:
+    "The artefacts that `augment` adds to training crops at the CNN's rate `fs`: each with probability 0.3, mild."
+    return Compose([EMG(fs, (0.02, 0.1), p=0.3, relative=True), GaussianNoise((20.0, 40.0), p=0.3),
+                    BaselineWander(fs, (0.05, 0.2), p=0.3, relative=True)])
+
 # %% ../nbs/07b_record.ipynb #194371e2
 def _loss(rs:RecordSet, cfg:RecordConfig):
     "The training loss of `rs`'s kind of labels, weighted as the trees weight them."
@@ -279,12 +288,15 @@ def fit_cnn(rs:RecordSet, cfg:RecordConfig, log=None, device:str='cpu')->tuple[R
     opt, total = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay), cfg.epochs*per_epoch
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=max(0.2, 2/total)) if total >= 5 else None
     hist, feats, Y = [], torch.from_numpy(rs.features), torch.from_numpy(rs.Y)
+    aug = record_augment(cfg.fs) if cfg.augment else None   # off: the generator's draws are as before
     for ep in range(cfg.epochs):
         net.train(); perm, tot, t0 = rng.permutation(len(rs)), 0.0, time.perf_counter()
         for b in range(per_epoch):
             ids = perm[b*bs:(b + 1)*bs]
             with torch.autocast('cuda', torch.bfloat16, enabled=device != 'cpu'):   # mixed precision on a GPU; the CPU path is unchanged
-                loss = loss_fn(net(_crops(rs, ids, n, rng).to(device), feats[ids].to(device)), Y[ids].to(device))
+                x = _crops(rs, ids, n, rng)
+                if aug: x = aug(x, rng)
+                loss = loss_fn(net(x.to(device), feats[ids].to(device)), Y[ids].to(device))
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); tot += loss.item()
             if sched: sched.step()
         hist.append(dict(epoch=ep, loss=tot/per_epoch, seconds=round(time.perf_counter() - t0, 2)))
