@@ -15,6 +15,11 @@ Variants, each a training (`--variants`, default all):
 - `e45`: 45 epochs (the one-cycle schedule stretched; the training loss is still falling at epoch 30);
 - `pair20`: two CNNs of 20 epochs each (seeds 0 and 1), their probabilities averaged: an ensemble inside the
   training budget (40 epochs in all), against the variance of one training.
+- `res`, `se`: residual CNN stages (`RecordConfig.block`), without and with squeeze-and-excitation;
+- `aug`: mild artefacts from `ecgnb.augment` on the training crops (`RecordConfig.augment`);
+- `avg10`: the weights averaged over the last 10 epochs (`RecordConfig.average_last`). Its training is the recipe's
+  epoch for epoch (same seed, same draws), so against `base` it differs by the averaging alone; the JSON says
+  whether the per-epoch losses matched.
 
 From each training, without training again:
 - `crops`: the CNN's probabilities averaged over 30-s crops of the record (15-s hop) instead of taken once over the
@@ -32,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from record_directions import mean_f1   # bench/ is the script's folder, so its sibling imports
 
-VARIANTS = {'base': {}, 'e45': dict(epochs=45), 'pair20': dict(epochs=20, nets=2), 'res': dict(block='residual'), 'se': dict(block='se'), 'aug': dict(augment=True)}   # nets: CNNs averaged, seeds from the preset's
+VARIANTS = {'base': {}, 'e45': dict(epochs=45), 'pair20': dict(epochs=20, nets=2), 'res': dict(block='residual'), 'se': dict(block='se'), 'aug': dict(augment=True), 'avg10': dict(average_last=10)}   # nets: CNNs averaged, seeds from the preset's
 
 def paired_ci(Y, Pa, Pb, labels, scored, n_boot=1000, seed=0)->list[float]:
     "95 % interval of mean F1(b) - mean F1(a) over records resampled together (CinC 2017: one record per patient)."
@@ -111,6 +116,8 @@ def main():
                  fused_no_noisy_trees=mean_f1(va.Y, w*C + (1 - w)*Tn, labels, sc),
                  per_class={l: float(v) for l, v in zip(labels, prf(va.Y, decide(w*C + (1 - w)*T, [1.0]*len(labels), False))[2])})
         probs[f'cnn_{name}'], probs[f'cnn_crops_{name}'] = C, Cc
+        if 'base' in res['variants'] and name != 'base' and over.keys() <= {'average_last'}:   # a training that should be the recipe's
+            r['same_training_as_base'] = hist[-1]['loss'] == res['variants']['base']['final_loss']   # JSON keeps floats exactly
         base = probs.get('cnn_base', C)   # the first variant is the reference when base is not run
         r['ci_vs_base'] = {k: paired_ci(va.Y, w*base + (1 - w)*T, P, labels, sc) for k, P in
                            (('fused', w*C + (1 - w)*T), ('fused_crops', w*Cc + (1 - w)*T), ('fused_no_noisy_trees', w*C + (1 - w)*Tn))}

@@ -45,6 +45,7 @@ class RecordConfig:
     width: int = 32              # channels of the first CNN stage (stages: 1, 1, 2, 2, 3, 3, 4, 4 x width)
     block: str = 'plain'         # CNN stage: 'plain' (two convolutions), 'residual' (the second added to the first), 'se' (residual, squeeze-and-excitation on the second)
     epochs: int = 30             # fixed: no early stopping, so no records are held back for it
+    average_last: int = 0        # checkpoint averaging: the CNN's weights averaged over its last k epochs (0: the last epoch's)
     batch: int = 32
     lr: float = 3e-3             # one-cycle peak
     weight_decay: float = 1e-2
@@ -288,6 +289,8 @@ def fit_cnn(rs:RecordSet, cfg:RecordConfig, log=None, device:str='cpu')->tuple[R
     opt, total = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay), cfg.epochs*per_epoch
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=max(0.2, 2/total)) if total >= 5 else None
     hist, feats, Y = [], torch.from_numpy(rs.features), torch.from_numpy(rs.Y)
+    if not 0 <= cfg.average_last <= cfg.epochs: raise ECGError(f"average_last={cfg.average_last} should be within 0-{cfg.epochs} (the epochs)")
+    avg = {k: torch.zeros_like(v) for k, v in net.named_parameters()} if cfg.average_last else None
     aug = record_augment(cfg.fs) if cfg.augment else None   # off: the generator's draws are as before
     for ep in range(cfg.epochs):
         net.train(); perm, tot, t0 = rng.permutation(len(rs)), 0.0, time.perf_counter()
@@ -301,7 +304,26 @@ def fit_cnn(rs:RecordSet, cfg:RecordConfig, log=None, device:str='cpu')->tuple[R
             if sched: sched.step()
         hist.append(dict(epoch=ep, loss=tot/per_epoch, seconds=round(time.perf_counter() - t0, 2)))
         if log: log(f"epoch {ep + 1}/{cfg.epochs}  loss {tot/per_epoch:.4f}  {hist[-1]['seconds']:.0f} s")
+        if avg is not None and ep >= cfg.epochs - cfg.average_last:
+            with torch.no_grad():
+                for k, v in net.named_parameters(): avg[k] += v/cfg.average_last
+    if avg is not None:
+        with torch.no_grad():
+            for k, v in net.named_parameters(): v.copy_(avg[k])
+        _refresh_batchnorm(net, rs, n, bs, rng, device)
     return net.cpu().eval(), hist
+
+# %% ../nbs/07b_record.ipynb #4638ea66
+def _refresh_batchnorm(net:RecordNet, rs:RecordSet, n:int, bs:int, rng:np.random.Generator, device:str):
+    "BatchNorm statistics for averaged weights: reset, then one pass over training crops, each batch weighted equally."
+    bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for m in bns: m.reset_running_stats(); m.momentum = None   # None: a cumulative mean over the pass
+    net.train(); perm, feats = rng.permutation(len(rs)), torch.from_numpy(rs.features)
+    with torch.no_grad():
+        for b in range(max(1, len(rs)//bs)):
+            ids = perm[b*bs:(b + 1)*bs]
+            net(_crops(rs, ids, n, rng).to(device), feats[ids].to(device))
+    for m in bns: m.momentum = 0.1
 
 # %% ../nbs/07b_record.ipynb #461023a6
 def cnn_probabilities(net:RecordNet, rs:RecordSet, batch:int=64)->np.ndarray:
