@@ -317,13 +317,14 @@ def fit_cnn(rs:RecordSet, cfg:RecordConfig, log=None, device:str='cpu')->tuple[R
 def _refresh_batchnorm(net:RecordNet, rs:RecordSet, n:int, bs:int, rng:np.random.Generator, device:str):
     "BatchNorm statistics for averaged weights: reset, then one pass over training crops, each batch weighted equally."
     bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in bns]   # as torch.optim.swa_utils.update_bn does; it cannot feed a two-input net
     for m in bns: m.reset_running_stats(); m.momentum = None   # None: a cumulative mean over the pass
     net.train(); perm, feats = rng.permutation(len(rs)), torch.from_numpy(rs.features)
     with torch.no_grad():
         for b in range(max(1, len(rs)//bs)):
             ids = perm[b*bs:(b + 1)*bs]
             net(_crops(rs, ids, n, rng).to(device), feats[ids].to(device))
-    for m in bns: m.momentum = 0.1
+    for m, mo in zip(bns, momenta): m.momentum = mo
 
 # %% ../nbs/07b_record.ipynb #461023a6
 def cnn_probabilities(net:RecordNet, rs:RecordSet, batch:int=64)->np.ndarray:
