@@ -20,10 +20,6 @@ Variants, each a training (`--variants`, default all):
 - `avg10`: the weights averaged over the last 10 epochs (`RecordConfig.average_last`). Its training is the recipe's
   epoch for epoch (same seed, same draws), so against `base` it differs by the averaging alone; the JSON says
   whether the per-epoch losses matched.
-- `clean10`: both parts trained without the inner training records whose label their own cross-fitted trees
-  contradict (held-out probability of the record's label below 0.1, 4 folds inside the inner training part, as the
-  `clean` set of `record_directions.py`); scored fused with the cleaned trees (`fused`) and with the recipe's
-  (`fused_recipe_trees`). The validation records and their labels are not touched.
 
 From each training, without training again:
 - `crops`: the CNN's probabilities averaged over 30-s crops of the record (15-s hop) instead of taken once over the
@@ -39,9 +35,9 @@ import argparse, json, os, tempfile, time
 from dataclasses import replace
 from pathlib import Path
 import numpy as np
-from record_directions import mean_f1, clean_rows   # bench/ is the script's folder, so its sibling imports
+from record_directions import mean_f1   # bench/ is the script's folder, so its sibling imports
 
-VARIANTS = {'base': {}, 'e45': dict(epochs=45), 'pair20': dict(epochs=20, nets=2), 'res': dict(block='residual'), 'se': dict(block='se'), 'aug': dict(augment=True), 'avg10': dict(average_last=10), 'clean10': dict(clean=0.1)}   # nets: CNNs averaged, seeds from the preset's
+VARIANTS = {'base': {}, 'e45': dict(epochs=45), 'pair20': dict(epochs=20, nets=2), 'res': dict(block='residual'), 'se': dict(block='se'), 'aug': dict(augment=True), 'avg10': dict(average_last=10)}   # nets: CNNs averaged, seeds from the preset's
 
 def paired_ci(Y, Pa, Pb, labels, scored, n_boot=1000, seed=0)->list[float]:
     "95 % interval of mean F1(b) - mean F1(a) over records resampled together (CinC 2017: one record per patient)."
@@ -109,25 +105,22 @@ def main():
         assert np.array_equal(z['files'], probs['files']) and np.allclose(z['trees'], T, atol=1e-6), 'the stored run had other records or trees'
         res['variants'], probs = old['variants'], dict(z) | {k: v for k, v in probs.items() if k not in z}
     for name in [v for v in a.variants.split(',') if v not in res['variants']]:
-        over = dict(VARIANTS[name]); nets, tau = over.pop('nets', 1), over.pop('clean', None)
+        over = dict(VARIANTS[name]); nets = over.pop('nets', 1)
         c = replace(cfg, **over); t1 = time.time()
-        keep = clean_rows(tr.features, tr.Y, np.arange(len(tr)), cfg, tau) if tau else np.arange(len(tr))
-        trc, Tv = (tr.subset(keep), fit_trees(tr.features[keep], tr.Y[keep], False, cfg)[0].predict_proba(va.features)) if tau else (tr, T)
-        fits = [fit_cnn(trc, replace(c, seed=c.seed + j)) for j in range(nets)]
+        fits = [fit_cnn(tr, replace(c, seed=c.seed + j)) for j in range(nets)]
         secs, hist = time.time() - t1, fits[0][1]
         C = np.mean([cnn_probabilities(net, va) for net, _ in fits], 0)
         Cc = np.mean([crop_probabilities(net, va, int(round(c.crop_sec*c.fs))) for net, _ in fits], 0)
         r = dict(epochs=c.epochs, nets=nets, cnn_seconds=round(secs), final_loss=hist[-1]['loss'], cnn=mean_f1(va.Y, C, labels, sc), cnn_crops=mean_f1(va.Y, Cc, labels, sc),
-                 fused=mean_f1(va.Y, w*C + (1 - w)*Tv, labels, sc), fused_crops=mean_f1(va.Y, w*Cc + (1 - w)*Tv, labels, sc),
+                 fused=mean_f1(va.Y, w*C + (1 - w)*T, labels, sc), fused_crops=mean_f1(va.Y, w*Cc + (1 - w)*T, labels, sc),
                  fused_no_noisy_trees=mean_f1(va.Y, w*C + (1 - w)*Tn, labels, sc),
-                 per_class={l: float(v) for l, v in zip(labels, prf(va.Y, decide(w*C + (1 - w)*Tv, [1.0]*len(labels), False))[2])})
-        if tau: r |= dict(dropped=len(tr) - len(keep), trees=mean_f1(va.Y, Tv, labels, sc), fused_recipe_trees=mean_f1(va.Y, w*C + (1 - w)*T, labels, sc)); probs[f'trees_{name}'] = Tv
+                 per_class={l: float(v) for l, v in zip(labels, prf(va.Y, decide(w*C + (1 - w)*T, [1.0]*len(labels), False))[2])})
         probs[f'cnn_{name}'], probs[f'cnn_crops_{name}'] = C, Cc
-        if 'base' in res['variants'] and name != 'base' and not tau and over.keys() <= {'average_last'}:   # a training that should be the recipe's
+        if 'base' in res['variants'] and name != 'base' and over.keys() <= {'average_last'}:   # a training that should be the recipe's
             r['same_training_as_base'] = hist[-1]['loss'] == res['variants']['base']['final_loss']   # JSON keeps floats exactly
         base = probs.get('cnn_base', C)   # the first variant is the reference when base is not run
         r['ci_vs_base'] = {k: paired_ci(va.Y, w*base + (1 - w)*T, P, labels, sc) for k, P in
-                           (('fused', w*C + (1 - w)*Tv), ('fused_crops', w*Cc + (1 - w)*Tv), ('fused_no_noisy_trees', w*C + (1 - w)*Tn))}
+                           (('fused', w*C + (1 - w)*T), ('fused_crops', w*Cc + (1 - w)*T), ('fused_no_noisy_trees', w*C + (1 - w)*Tn))}
         res['variants'][name] = r
         print(f"{name}: {secs:.0f} s; CNN {r['cnn']:.4f} (crops {r['cnn_crops']:.4f}); fused {r['fused']:.4f} (crops {r['fused_crops']:.4f}, "
               f"trees without noisy {r['fused_no_noisy_trees']:.4f}); vs base {r['ci_vs_base']}", flush=True)

@@ -59,7 +59,7 @@ def featurise(path:str)->tuple[np.ndarray, list[float]]:
     v = record_view(r.signal[:1], r.fs, 0, detect_rpeaks_compiled(np.ascontiguousarray(r.signal[0], np.float32), r.fs))
     return record_features_compiled(v), atrial(v)
 
-# name: (uses the atrial candidates, HistGradientBoostingClassifier settings over the recipe's, or 'forest'); A is fit_trees itself
+# name: (uses the atrial candidates, HistGradientBoostingClassifier settings over the recipe's, 'forest', or ('clean', threshold)); A is fit_trees itself
 SETS = {'atrial': {'A': (False, None), 'B': (True, None)},
         'trees': {'A': (False, None), 'E': (False, dict(max_features=0.5)), 'R': (False, 'forest')},
         'clean': {'A': (False, None), 'C1': (False, ('clean', 0.1)), 'C2': (False, ('clean', 0.2))}}
