@@ -26,11 +26,11 @@ from .augment import Compose, EMG, GaussianNoise, BaselineWander
 from .contract import ort_session
 
 # %% auto #0
-__all__ = ['PRESETS', 'RecordConfig', 'record_labels', 'record_folds', 'RecordSet', 'load_records', 'class_weights', 'fit_trees',
-           'trees_onnx', 'run_trees', 'ResStage', 'RecordNet', 'record_augment', 'fit_cnn', 'cnn_probabilities',
-           'RecordModel', 'fit_record', 'record_scores', 'save_record', 'load_record', 'labels_source',
-           'record_lineage', 'run_folds', 'train_record', 'evaluate_record', 'record_onnx', 'record_metadata',
-           'export_record']
+__all__ = ['PRESETS', 'BLOCKS', 'RecordConfig', 'record_labels', 'record_folds', 'RecordSet', 'load_records', 'class_weights',
+           'fit_trees', 'trees_onnx', 'run_trees', 'ResStage', 'RecordNet', 'record_augment', 'fit_cnn',
+           'cnn_probabilities', 'RecordModel', 'fit_record', 'record_scores', 'save_record', 'load_record',
+           'labels_source', 'record_lineage', 'run_folds', 'train_record', 'evaluate_record', 'record_onnx',
+           'record_metadata', 'export_record']
 
 # %% ../nbs/07b_record.ipynb #a11d9f98
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class RecordConfig:
 
 # %% ../nbs/07b_record.ipynb #5a9995e3
 PRESETS = {'cinc2017': RecordConfig(name='cinc2017', labels=('normal', 'afib', 'other_rhythm', 'noisy'),
-                                    scored=('normal', 'afib', 'other_rhythm'),
+                                    scored=('normal', 'afib', 'other_rhythm'), block='se',
                                     temperature=0.862)}   # fitted on the 5-fold held-out probabilities of the 7,000 records (reports/03_real_data)
 
 # %% ../nbs/07b_record.ipynb #0c348508
@@ -220,11 +220,13 @@ class ResStage(nn.Module):
         return F.relu(h + r)
 
 # %% ../nbs/07b_record.ipynb #1bfac68d
+BLOCKS = ('plain', 'residual', 'se')   # the CNN's stage kinds (`RecordConfig.block`)
+
 class RecordNet(nn.Module):
     "Whole-record CNN: (B, leads, n) signal and (B, F) record features -> (B, C) logits, any n >= 256."
     def __init__(self, n_leads:int, n_features:int, n_classes:int, width:int=32, block:str='plain'):
         super().__init__()
-        if block not in ('plain', 'residual', 'se'): raise ECGError(f"unknown CNN block {block!r} (plain, residual, se)")
+        if block not in BLOCKS: raise ECGError(f"unknown CNN block {block!r} ({', '.join(BLOCKS)})")
         chans, layers, ci = [width*m for m in (1, 1, 2, 2, 3, 3, 4, 4)], [], n_leads
         for i, co in enumerate(chans):
             k = 9 if i < 2 else 5
@@ -529,6 +531,7 @@ def train_record(data:str,                 # a folder of records with labels.jso
                  batch:int|None=None,       # records per CNN batch (default 32)
                  lr:float|None=None,        # peak learning rate (default 3e-3)
                  weight_decay:float|None=None, # AdamW weight decay (default 1e-2)
+                 block:str|None=None,       # CNN stage: plain, residual or se (default: the preset's; se for cinc2017, plain without one)
                  seed:int=0,                # seed of folds, trees and CNN
                  device:str='cpu',          # the CNN's device: cpu, cuda, cuda:N or auto
                  threads:int=0,             # torch CPU threads (0: torch's default)
@@ -538,7 +541,8 @@ def train_record(data:str,                 # a folder of records with labels.jso
     "Train the record model on whole records with their labels.json: fixed split or cross-validation; writes a checkpoint and metrics."
     if recipe is not None and recipe not in PRESETS: raise ECGError(f"unknown recipe {recipe!r}; choose one of {', '.join(PRESETS)}")
     if cv == 1 or cv < 0: raise ECGError(f"--cv must be 0 (the fixed split) or at least 2, got {cv}")
-    over = {k: v for k, v in dict(epochs=epochs, batch=batch, lr=lr, weight_decay=weight_decay, lead=lead).items() if v is not None}
+    if block not in (None, *BLOCKS): raise ECGError(f"--block must be one of {', '.join(BLOCKS)}, not {block!r}")
+    over = {k: v for k, v in dict(epochs=epochs, batch=batch, lr=lr, weight_decay=weight_decay, block=block, lead=lead).items() if v is not None}
     cfg = replace(PRESETS[recipe] if recipe else RecordConfig(), seed=seed, **over, **({'folds': cv} if cv else {}))
     if threads > 0: torch.set_num_threads(threads)
     dev = _device(device)
