@@ -62,7 +62,7 @@ class RecordConfig:
 
 # %% ../nbs/07b_record.ipynb #5a9995e3
 PRESETS = {'cinc2017': RecordConfig(name='cinc2017', labels=('normal', 'afib', 'other_rhythm', 'noisy'),
-                                    scored=('normal', 'afib', 'other_rhythm'), block='se',
+                                    scored=('normal', 'afib', 'other_rhythm'),
                                     temperature=0.862)}   # fitted on the 5-fold held-out probabilities of the 7,000 records (reports/03_real_data)
 
 # %% ../nbs/07b_record.ipynb #0c348508
@@ -531,7 +531,7 @@ def train_record(data:str,                 # a folder of records with labels.jso
                  batch:int|None=None,       # records per CNN batch (default 32)
                  lr:float|None=None,        # peak learning rate (default 3e-3)
                  weight_decay:float|None=None, # AdamW weight decay (default 1e-2)
-                 block:str|None=None,       # CNN stage: plain, residual or se (default: the preset's; se for cinc2017, plain without one)
+                 block:str|None=None,       # CNN stage: plain, residual or se (default: the preset's, plain)
                  seed:int=0,                # seed of folds, trees and CNN
                  device:str='cpu',          # the CNN's device: cpu, cuda, cuda:N or auto
                  threads:int=0,             # torch CPU threads (0: torch's default)
