@@ -21,15 +21,15 @@ Sets (`--set`; each writes bench/results/record_directions[_SET].json, the atria
   (`max_features=0.5`, scikit-learn's per-node feature subsampling), which decorrelates the boosted trees; R: the
   recipe's boosted trees averaged with a random forest (300 trees, the same class weights), a learner of another
   kind whose errors differ.
-- `regularised`: the same 83 features, trees held back from small leaves (M: at least 40 records per leaf instead of
-  scikit-learn's 20, L2 penalty 5 instead of 1). 300 iterations of 31-leaf trees fit the 5,600 training records
-  closely; with labels this noisy, coarser leaves may generalise better.
 - `clean`: the same 83 features and trees, fitted without the training records whose label their own
   cross-fitted trees contradict (4 patient-level folds inside whatever training part is being fitted; the record's
   held-out probability of its own label below 0.1 for C1, 0.2 for C2). CinC 2017's labels are noisy, and 68 % of the
   fused model's errors are both parts wrong alike; dropping the records that look mislabelled from *training* asks
   whether they teach the trees the wrong boundary. Test labels are never changed or read for it: the cleaning of an
   inner fit sees only its inner training records.
+- `regularised`: the same 83 features, trees held back from small leaves (M: at least 40 records per leaf instead of
+  scikit-learn's 20, L2 penalty 5 instead of 1). 300 iterations of 31-leaf trees fit the 5,600 training records
+  closely; with labels this noisy, coarser leaves may generalise better.
 """
 from __future__ import annotations
 import argparse, json, os, sys, time
