@@ -14,7 +14,7 @@ from .core import ECGError, ECGDataError, decide
 from .loaders import lead_key
 from .signal import Preprocess
 from .measures import heart_rate, recording_measures, detect_rpeaks, lead_likeness
-from .features import FEATURES, record_view, record_input, record_features, record_quality, rhythm_index
+from .features import FEATURES, record_view, record_input, record_features, beat_sequence, record_quality, rhythm_index
 from .contract import ort_session, read_metadata, contract_kind, step
 
 # %% auto #0
@@ -157,12 +157,13 @@ def __call__(self:WindowsRunner, x:np.ndarray, fs:float)->Reading:
 
 # %% ../nbs/09c_engine.ipynb #5a1d7579
 class RecordRunner:
-    "Runs a record model: the record's view, CNN input, features and quality, one answer per record."
+    "Runs a record model: the record's view, CNN input, features (and beat sequence) and quality, one answer per record."
     def __init__(self, eng:Engine):
         meta = eng.meta
         if meta.get('features') != list(FEATURES):
             raise ECGDataError(eng.path, "its record features differ from this ecgnb's (export it again with this version)")
         self.eng, self.rate, self.min_seconds = eng, float(meta['rate']), float(meta['min_seconds'])
+        self.beats = 'beats' in {i.name for i in eng.sess.get_inputs()}   # a model with a beat-sequence network reads the beats too
         self._peaks, self._features = detect_rpeaks, record_features
         if eng.compiled:
             from ecgnb.compiled import detect_rpeaks_compiled, warm_up
@@ -177,7 +178,9 @@ class RecordRunner:
         "The record's probabilities and quality, from its view."
         v = record_view(x, fs, self.eng.rhythm, self._peaks(np.ascontiguousarray(x[self.eng.rhythm], np.float32), fs))
         s, f = record_input(v, self.rate), self._features(v)
-        P = self.eng.sess.run(None, {'signal': s[None], 'features': f[None]})[0].astype(np.float64)
+        feed = {'signal': s[None], 'features': f[None]}
+        if self.beats: b, r = beat_sequence(v); feed |= {'beats': b[None], 'beat_context': r[None]}
+        P = self.eng.sess.run(None, feed)[0].astype(np.float64)
         q, why = record_quality(v)
         return Reading(P, np.zeros(1), np.array([q]), float(f[FEATURES.index('hr')]), why)
 

@@ -14,8 +14,9 @@ from .measures import (detect_rpeaks, beat_matrix, beat_quality, qrs_edges, p_st
                             heart_rate, welch_psd, band_share, slow_waves, qrs_amplitude, ecg_likeness)
 
 # %% auto #0
-__all__ = ['BEFORE', 'AFTER', 'MIN_SECONDS', 'NAN', 'FEATURES', 'RecordView', 'rhythm_index', 'record_view', 'rr_features',
-           'p_presence', 'beat_features', 'record_features', 'record_input', 'record_quality']
+__all__ = ['BEFORE', 'AFTER', 'MIN_SECONDS', 'NAN', 'FEATURES', 'BEAT_RATE', 'BEAT_WIDTH', 'BEAT_MAX', 'RecordView',
+           'rhythm_index', 'record_view', 'rr_features', 'p_presence', 'beat_features', 'record_features',
+           'record_input', 'beat_sequence', 'record_quality']
 
 # %% ../nbs/07a_features.ipynb #b0ba01e8
 BEFORE, AFTER = 0.3, 0.5   # seconds of a beat before and after its R-peak, for every reader of the view
@@ -219,6 +220,22 @@ def record_input(v:RecordView,       # the record's view
     "The CNN's view of a record: band-passed, resampled to `rate`, each lead at zero median and unit standard deviation."
     y = np.atleast_2d(resample(v.Y, v.fs, rate)).astype(np.float64)
     return ((y - np.median(y, -1, keepdims=True))/(y.std(-1, keepdims=True) + 1e-6)).astype(np.float32)
+
+# %% ../nbs/07a_features.ipynb #c2badfdd
+BEAT_RATE, BEAT_WIDTH, BEAT_MAX = 120.0, 96, 128   # the beats' rate (Hz), samples per beat, beats kept per record
+
+def beat_sequence(v:RecordView)->tuple[np.ndarray, np.ndarray]:  # the record's view
+    "The rhythm lead's beats in order, (n, `BEAT_WIDTH`) in units of the median beat's amplitude, and their context (n, 5)."
+    B, R = np.zeros((1, BEAT_WIDTH), np.float32), np.zeros((1, 5), np.float32)
+    beats, kept = beat_matrix(v.y, v.peaks, v.fs, BEFORE, AFTER)
+    if len(v.peaks) < 3 or len(kept) < 2: return B, R
+    beats, kept = beats[:BEAT_MAX], kept[:BEAT_MAX]
+    tpl, rr = np.median(beats, 0), np.diff(v.peaks)/v.fs
+    med, at = np.median(rr), np.searchsorted(v.peaks, kept)
+    prev = np.where(at > 0, rr[np.maximum(at - 1, 0)], med); nxt = np.where(at < len(rr), rr[np.minimum(at, len(rr) - 1)], med)
+    b = np.atleast_2d(resample(beats, v.fs, BEAT_RATE))[:, :BEAT_WIDTH]/max(np.ptp(tpl), 1e-3)
+    B = np.zeros((len(kept), BEAT_WIDTH), np.float32); B[:, :b.shape[1]] = b
+    return B, np.column_stack([prev, nxt, prev/med, nxt/med, corr_rows(beats, tpl)]).astype(np.float32)
 
 # %% ../nbs/07a_features.ipynb #29640ce4
 def record_quality(v:RecordView)->tuple[float, str|None]:  # in [0, 1], and why it is low (None when it is not)
