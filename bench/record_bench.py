@@ -57,7 +57,7 @@ def record_30s()->tuple[np.ndarray, float, str]:
 def stages(model:str, x:np.ndarray, fs:float, n:int=100)->dict:
     "Microseconds per stage of one record request in this process: each part of the record runner, then the whole."
     from ecgnb.engine import Engine
-    from ecgnb.features import record_view, record_input, record_features, record_quality
+    from ecgnb.features import record_view, record_input, record_features, record_quality, beat_sequence
     from ecgnb.features_compiled import record_features_compiled, warm_up
     import neurokit2 as nk
     eng = Engine(model)
@@ -66,13 +66,16 @@ def stages(model:str, x:np.ndarray, fs:float, n:int=100)->dict:
     peaks = eng.runner._peaks(np.ascontiguousarray(xx[0]), f)
     v = record_view(xx, f, 0, peaks)
     s, feats = record_input(v, eng.runner.rate), record_features(v)
+    feed = {'signal': s[None], 'features': feats[None]}
+    if eng.runner.beats: b, r = beat_sequence(v); feed |= {'beats': b[None], 'beat_context': r[None]}
     warm_up()
     fresh = lambda: record_view(xx, f, 0, peaks)   # a view computes its beats and spectrum on first use: time them on a new one
     jobs = {'parse+validate': lambda: eng.parse(body), 'R-peaks (compiled)': lambda: eng.runner._peaks(np.ascontiguousarray(xx[0]), f),
             'view (band-pass every lead)': fresh, 'record_features (numpy reference)': lambda: record_features(fresh()),
             'record_features (compiled rhythm features)': lambda: record_features_compiled(fresh()),
             'record_input (CNN view)': lambda: record_input(v, eng.runner.rate), 'record_quality': lambda: record_quality(fresh()),
-            'onnxruntime (CNN + trees)': lambda: eng.sess.run(None, {'signal': s[None], 'features': feats[None]}),
+            **({'beat_sequence (beat network view)': lambda: beat_sequence(v)} if eng.runner.beats else {}),
+            'onnxruntime (CNN + trees' + (' + beat network)' if eng.runner.beats else ')'): lambda: eng.sess.run(None, feed),
             'Engine.infer (all but parse)': lambda: eng.infer(xx, f),
             'peer: neurokit2 ecg_process': lambda: nk.ecg_process(xx[0].astype(np.float64), sampling_rate=int(f))}
     return time_jobs(jobs, n)

@@ -69,7 +69,7 @@ class RecordConfig:
 # %% ../nbs/07b_record.ipynb #5a9995e3
 PRESETS = {'cinc2017': RecordConfig(name='cinc2017', labels=('normal', 'afib', 'other_rhythm', 'noisy'),
                                     scored=('normal', 'afib', 'other_rhythm'), beats=True,
-                                    temperature=0.862)}   # fitted on the 5-fold held-out probabilities of the 7,000 records (reports/03_real_data)
+                                    temperature=0.739)}   # fitted on the 5-fold held-out probabilities of the 7,000 records, three parts (reports/03_real_data)
 
 # %% ../nbs/07b_record.ipynb #0c348508
 def record_labels(entries:Sequence, cfg:RecordConfig)->tuple[list[str], bool]:  # labels.json entries
@@ -288,6 +288,11 @@ def _feature_scaling(net:RecordNet, X:np.ndarray):
     net.f_center.copy_(torch.from_numpy(c)); net.f_scale.copy_(torch.from_numpy(np.where(s > 1e-6, s, 1.0).astype(np.float32)))
 
 # %% ../nbs/07b_record.ipynb #b56ed919
+def _optimiser(net:nn.Module, cfg:RecordConfig, total:int)->tuple:
+    "AdamW and its one-cycle schedule over `total` steps (none below 5 steps), as both networks train."
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return opt, (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=max(0.2, 2/total)) if total >= 5 else None)
+
 def fit_cnn(rs:RecordSet, cfg:RecordConfig, log=None, device:str='cpu')->tuple[RecordNet, list]:
     "Train the whole-record CNN on every record of `rs`; returns it (on the CPU, eval mode) and the per-epoch history."
     torch.manual_seed(cfg.seed); rng = np.random.default_rng(cfg.seed)
@@ -296,8 +301,7 @@ def fit_cnn(rs:RecordSet, cfg:RecordConfig, log=None, device:str='cpu')->tuple[R
     net, loss_fn = net.to(device), _loss(rs, cfg)
     n, bs = int(round(cfg.crop_sec*cfg.fs)), min(cfg.batch, len(rs))
     per_epoch = max(1, len(rs)//bs)
-    opt, total = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay), cfg.epochs*per_epoch
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=max(0.2, 2/total)) if total >= 5 else None
+    opt, sched = _optimiser(net, cfg, cfg.epochs*per_epoch)
     hist, feats, Y = [], torch.from_numpy(rs.features), torch.from_numpy(rs.Y)
     if not 0 <= cfg.average_last <= cfg.epochs: raise ECGError(f"average_last={cfg.average_last} should be within 0-{cfg.epochs} (the epochs)")
     avg = {k: torch.zeros_like(v) for k, v in net.named_parameters()} if cfg.average_last else None
@@ -397,6 +401,7 @@ def _beat_batch(Z:list, rs:RecordSet, ids:np.ndarray, rng:np.random.Generator|No
         z[j, :k] = Z[i][a:a + k]*(rng.uniform(0.8, 1.2) if rng is not None else 1.0); r[j, :k] = rs.beats[i][1][a:a + k]; n[j] = k
     return torch.from_numpy(z), torch.from_numpy(r), torch.from_numpy(n)
 
+# %% ../nbs/07b_record.ipynb #f925a5a7
 def fit_beats(rs:RecordSet, cfg:RecordConfig, log=None, device:str='cpu')->tuple[BeatNet, list]:
     "Train the beat-sequence network on every record of `rs`; returns it (on the CPU, eval mode) and the per-epoch history."
     if rs.beats is None: raise ECGError("these records were read without their beat sequences (load_records gives them)")
@@ -404,9 +409,7 @@ def fit_beats(rs:RecordSet, cfg:RecordConfig, log=None, device:str='cpu')->tuple
     net = BeatNet(len(rs.labels)); _beat_axes(net, rs)
     with torch.no_grad(): Z = [net.project(torch.from_numpy(b)).numpy() for b, _ in rs.beats]
     net, loss_fn, bs = net.to(device), _loss(rs, cfg), min(cfg.batch, len(rs))
-    per_epoch = max(1, len(rs)//bs); total = cfg.epochs*per_epoch
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=max(0.2, 2/total)) if total >= 5 else None
+    per_epoch = max(1, len(rs)//bs); opt, sched = _optimiser(net, cfg, cfg.epochs*per_epoch)
     hist, Y, t0 = [], torch.from_numpy(rs.Y), time.perf_counter()
     for ep in range(cfg.epochs):
         net.train(); perm, tot = rng.permutation(len(rs)), 0.0
@@ -420,6 +423,7 @@ def fit_beats(rs:RecordSet, cfg:RecordConfig, log=None, device:str='cpu')->tuple
     if log: log(f"beat network: {cfg.epochs} epochs, loss {hist[-1]['loss']:.4f}, {time.perf_counter() - t0:.0f} s")
     return net.cpu().eval(), hist
 
+# %% ../nbs/07b_record.ipynb #0e539f06
 def beat_probabilities(net:BeatNet, rs:RecordSet, batch:int=64)->np.ndarray:
     "Softmax (single-label) or sigmoid (multi-label) of the beat network for every record of `rs`, each read whole."
     if rs.beats is None: raise ECGError("these records were read without their beat sequences (load_records gives them)")
@@ -618,6 +622,12 @@ def run_folds(rs:RecordSet, fold:np.ndarray,   # records and the fold of each
     return dict(config=asdict(cfg), folds=cfg.folds, test_fold=None if cv else 0, runs=runs, mean_f1=float(np.mean(ms)),
                 sd_f1=float(np.std(ms, ddof=1)) if len(ms) > 1 else 0.0, model=model, params=n_params(model.net) + (n_params(model.beat_net) if model.beat_net else 0), oof=oof, calibration=cal)
 
+# %% ../nbs/07b_record.ipynb #af7bfb65
+def _run_config(recipe:str|None, over:dict, seed:int, cv:int)->RecordConfig:
+    "The settings of a run: the preset's (or the defaults) with `over`; a preset's temperature only for the preset's own parts."
+    cfg = replace(PRESETS[recipe] if recipe else RecordConfig(), seed=seed, **over, **({'folds': cv} if cv else {}))
+    return replace(cfg, temperature=1.0) if recipe and cfg.beats != PRESETS[recipe].beats else cfg
+
 # %% ../nbs/07b_record.ipynb #2ab1dd09
 def train_record(data:str,                 # a folder of records with labels.json (or a CinC 2017 REFERENCE.csv), or a labels file
                  recipe:str|None=None,      # a preset of ecgnb.record.PRESETS (cinc2017)
@@ -641,7 +651,7 @@ def train_record(data:str,                 # a folder of records with labels.jso
     if cv == 1 or cv < 0: raise ECGError(f"--cv must be 0 (the fixed split) or at least 2, got {cv}")
     if block not in (None, *BLOCKS): raise ECGError(f"--block must be one of {', '.join(BLOCKS)}, not {block!r}")
     over = {k: v for k, v in dict(epochs=epochs, batch=batch, lr=lr, weight_decay=weight_decay, block=block, lead=lead, beats=None if beats is None else bool(beats)).items() if v is not None}
-    cfg = replace(PRESETS[recipe] if recipe else RecordConfig(), seed=seed, **over, **({'folds': cv} if cv else {}))
+    cfg = _run_config(recipe, over, seed, cv)
     if threads > 0: torch.set_num_threads(threads)
     dev = _device(device)
     log = None if quiet else (lambda s: print(s, flush=True))
