@@ -341,18 +341,22 @@ def _refresh_batchnorm(net:RecordNet, rs:RecordSet, n:int, bs:int, rng:np.random
     for m, mo in zip(bns, momenta): m.momentum = mo
 
 # %% ../nbs/07b_record.ipynb #461023a6
-def cnn_probabilities(net:RecordNet, rs:RecordSet, batch:int=64)->np.ndarray:
-    "Softmax (single-label) or sigmoid (multi-label) of the CNN for every record of `rs`, each taken whole."
+def _whole_records(net:nn.Module, rs:RecordSet, lengths:Sequence[int], inputs, batch:int)->np.ndarray:
+    "A network's softmax (single-label) or sigmoid (multi-label) for every record of `rs`, taken whole: records of one length share a batch, so no padding reaches the network; `inputs(ids)` gives a batch's tensors."
     net.eval(); out = np.zeros((len(rs), net.head[-1].out_features), np.float32)
-    by_len = {}
-    for i, s in enumerate(rs.inputs): by_len.setdefault(s.shape[-1], []).append(i)
     act = torch.sigmoid if rs.multilabel else (lambda z: F.softmax(z, 1))
+    by_len = {}
+    for i, n in enumerate(lengths): by_len.setdefault(n, []).append(i)
     with torch.no_grad():
         for ids in by_len.values():
-            for b in range(0, len(ids), batch):
-                k = ids[b:b + batch]
-                out[k] = act(net(torch.from_numpy(np.stack([rs.inputs[i] for i in k])), torch.from_numpy(rs.features[k]))).numpy()
+            for s in range(0, len(ids), batch): out[ids[s:s + batch]] = act(net(*inputs(ids[s:s + batch]))).numpy()
     return out
+
+def cnn_probabilities(net:RecordNet, rs:RecordSet, batch:int=64)->np.ndarray:
+    "The CNN's probabilities for every record of `rs`, each taken whole."
+    return _whole_records(net, rs, [s.shape[-1] for s in rs.inputs],
+                          lambda k: (torch.from_numpy(np.stack([rs.inputs[i] for i in k])), torch.from_numpy(rs.features[k])), batch)
+
 
 # %% ../nbs/07b_record.ipynb #a1655457
 PARTS = ('cnn', 'trees', 'beats')   # a record model's parts, in the order of `RecordModel.parts`
@@ -425,18 +429,11 @@ def fit_beats(rs:RecordSet, cfg:RecordConfig, log=None, device:str='cpu')->tuple
 
 # %% ../nbs/07b_record.ipynb #0e539f06
 def beat_probabilities(net:BeatNet, rs:RecordSet, batch:int=64)->np.ndarray:
-    "Softmax (single-label) or sigmoid (multi-label) of the beat network for every record of `rs`, each read whole."
+    "The beat network's probabilities for every record of `rs`, each read whole."
     if rs.beats is None: raise ECGError("these records were read without their beat sequences (load_records gives them)")
-    net.eval(); out = np.zeros((len(rs), net.head[-1].out_features), np.float32)
-    act = torch.sigmoid if rs.multilabel else (lambda z: F.softmax(z, 1))
-    by_len = {}
-    for i, (b, _) in enumerate(rs.beats): by_len.setdefault(len(b), []).append(i)
-    with torch.no_grad():
-        for ids in by_len.values():
-            for s in range(0, len(ids), batch):
-                k = ids[s:s + batch]
-                out[k] = act(net(torch.from_numpy(np.stack([rs.beats[i][0] for i in k])), torch.from_numpy(np.stack([rs.beats[i][1] for i in k])))).numpy()
-    return out
+    return _whole_records(net, rs, [len(b) for b, _ in rs.beats],
+                          lambda k: tuple(torch.from_numpy(np.stack([rs.beats[i][j] for i in k])) for j in (0, 1)), batch)
+
 
 # %% ../nbs/07b_record.ipynb #7fb3828d
 @dataclass
