@@ -59,6 +59,7 @@ class RecordConfig:
     cnn_weight: float = 0.5      # fused probability = w * CNN + (1 - w) * trees (with `beats`: that mix weighted 1 - beat_weight)
     beats: bool = False          # a third part: the beat-sequence network (`BeatNet`), trained for `epochs` as the CNN is
     beat_weight: float = 1/3     # its weight in the fused probability (1/3: the three parts alike)
+    beat_hidden: int = 64        # the beat network's width (embedding and GRU state per direction)
     temperature: float = 1.0     # single-label calibration of the fixed split (a preset's, fitted out of fold); --cv and multi-label models fit their own
     folds: int = 5               # the fixed split holds out fold 0 of these
     seed: int = 0
@@ -410,7 +411,7 @@ def fit_beats(rs:RecordSet, cfg:RecordConfig, log=None, device:str='cpu')->tuple
     "Train the beat-sequence network on every record of `rs`; returns it (on the CPU, eval mode) and the per-epoch history."
     if rs.beats is None: raise ECGError("these records were read without their beat sequences (load_records gives them)")
     torch.manual_seed(cfg.seed); rng = np.random.default_rng(cfg.seed)
-    net = BeatNet(len(rs.labels)); _beat_axes(net, rs)
+    net = BeatNet(len(rs.labels), cfg.beat_hidden); _beat_axes(net, rs)
     with torch.no_grad(): Z = [net.project(torch.from_numpy(b)).numpy() for b, _ in rs.beats]
     net, loss_fn, bs = net.to(device), _loss(rs, cfg), min(cfg.batch, len(rs))
     per_epoch = max(1, len(rs)//bs); opt, sched = _optimiser(net, cfg, cfg.epochs*per_epoch)
@@ -534,7 +535,7 @@ def load_record(path:Path|str)->tuple[RecordModel, dict]:
     cfg = RecordConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in ck['config'].items()})
     net = RecordNet(len(ck['leads']), len(FEATURES), len(ck['labels']), cfg.width, cfg.block); net.load_state_dict(ck['state_dict'])
     bnet = None
-    if ck.get('beat_state') is not None: bnet = BeatNet(len(ck['labels'])); bnet.load_state_dict(ck['beat_state']); bnet.eval()
+    if ck.get('beat_state') is not None: bnet = BeatNet(len(ck['labels']), cfg.beat_hidden); bnet.load_state_dict(ck['beat_state']); bnet.eval()
     return RecordModel(net.eval(), ck['trees'], list(ck['labels']), list(ck['leads']), bool(ck['multilabel']), list(ck['thresholds']),
                        cfg, ck.get('history', []), float(ck.get('temperature', 1.0)), bnet), ck
 
