@@ -65,7 +65,7 @@ def main():
     assert (rs.Y == o['Y']).all() and labels == [str(l) for l in o['labels']]
     print(f"{len(rs)} records read in {time.time() - t0:.0f} s", flush=True)
     f1 = lambda m, P: mean_f1(rs.Y[m], P, labels, cfg.scored)
-    rows, res = [], dict(stage=a.stage, data=a.data, oof=a.oof, weights=dict(cnn=(1 - cfg.beat_weight)*cfg.cnn_weight, trees=(1 - cfg.beat_weight)*(1 - cfg.cnn_weight), beats=cfg.beat_weight))
+    rows, res = [], dict(stage=a.stage, data=a.data, oof=a.oof, weights=dict(zip(('cnn', 'trees', 'beats'), cfg.mix_weights())))
     if a.stage == 'inner':
         row, kept = {f: i for i, f in enumerate(files)}, []
         for k in (1, 2, 3, 4):

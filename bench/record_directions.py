@@ -110,7 +110,7 @@ def main():
     a = ap.parse_args()
     configs = SETS[a.set]
     out = Path(a.out or Path(__file__).resolve().parent/'results'/f"record_directions{'' if a.set == 'atrial' else '_' + a.set}.json")
-    from ecgnb.record import PRESETS
+    from ecgnb.record import PRESETS, mix
     from ecgnb.parallel import ordered_map
     from ecgnb.splits import patient_kfold
     o = np.load(a.oof); cfg = PRESETS['cinc2017']
@@ -135,7 +135,7 @@ def main():
             T = fit(tr, te)
             if name == 'A': PA = np.zeros((len(Y), len(labels))); PA[tr], PA[te] = P, T   # inner held-out and test probabilities of A
             test[name] = dict(trees=mean_f1(Y[te], T, labels, cfg.scored),
-                              fused=mean_f1(Y[te], cfg.cnn_weight*o['cnn'][te] + (1 - cfg.cnn_weight)*T, labels, cfg.scored),
+                              fused=mean_f1(Y[te], mix(cfg, o['cnn'][te], T), labels, cfg.scored),
                               same_as_stored_trees=float(np.abs(T - o['trees'][te]).max()) if name == 'A' else None)
         chosen = max(score, key=score.get)
         rows.append(dict(fold=int(k) + 1, inner_trees=score, chosen=chosen, chosen_fused=test[chosen]['fused'], test=test))

@@ -63,8 +63,9 @@ class RecordConfig:
     temperature: float = 1.0     # single-label calibration of the fixed split (a preset's, fitted out of fold); --cv and multi-label models fit their own
     folds: int = 5               # the fixed split holds out fold 0 of these
     seed: int = 0
-    def mix_weights(self)->tuple[float, float, float]:
-        "The weights of CNN, trees and beat network in the fused probability (`mix`)."
+    def mix_weights(self, beats:bool=True)->tuple[float, ...]:
+        "The weights of CNN, trees and (with `beats`) beat network in the fused probability (`mix`, and the exported graph's)."
+        if not beats: return self.cnn_weight, 1 - self.cnn_weight
         return (1 - self.beat_weight)*self.cnn_weight, (1 - self.beat_weight)*(1 - self.cnn_weight), self.beat_weight
 
 # %% ../nbs/07b_record.ipynb #5a9995e3
@@ -385,9 +386,8 @@ class BeatNet(nn.Module):
 
 def mix(cfg:RecordConfig, cnn:np.ndarray, trees:np.ndarray, beats:np.ndarray|None=None)->np.ndarray:
     "The fused probabilities of a model's parts, before calibration."
-    if beats is None: return cfg.cnn_weight*cnn + (1 - cfg.cnn_weight)*trees
-    wc, wt, wb = cfg.mix_weights()
-    return wc*cnn + wt*trees + wb*beats
+    parts = (cnn, trees) if beats is None else (cnn, trees, beats)
+    return sum(w*p for w, p in zip(cfg.mix_weights(beats is not None), parts))
 
 # %% ../nbs/07b_record.ipynb #ff9a2374
 def _beat_axes(net:BeatNet, rs:RecordSet):
@@ -788,7 +788,7 @@ def record_onnx(m:RecordModel, metadata:dict|None=None):
                           output_names=outs, dynamic_axes=dyn, dynamo=False, opset_version=18)
     proto = onnx.load_from_string(buf.getvalue())
     trees, g = onnx.load_from_string(m.trees), proto.graph
-    w = dict(zip(PARTS, m.cfg.mix_weights() if m.beat_net else (m.cfg.cnn_weight, 1 - m.cfg.cnn_weight)))
+    w = dict(zip(PARTS, m.cfg.mix_weights(m.beat_net is not None)))
     g.node.extend(trees.graph.node)
     g.initializer.extend([helper.make_tensor(f'w_{k}', TensorProto.FLOAT, [], [float(v)]) for k, v in w.items()])
     g.node.extend([helper.make_node('Mul', ['cnn_probabilities', 'w_cnn'], ['cnn_part']),
