@@ -21,12 +21,12 @@ yet stored and scores all of them again (`--append --variants ''`: scores only).
 Writes bench/results/record_beat_variants_outer<K>.json and .npz (every variant's inner validation probabilities).
 """
 from __future__ import annotations
-import argparse, json, os, tempfile, time
+import argparse, json, os, time
 from dataclasses import replace
 from pathlib import Path
 import numpy as np
 from record_directions import mean_f1   # bench/ is the script's folder, so its sibling imports
-from record_cnn_directions import paired_ci
+from record_cnn_directions import paired_ci, inner_fold
 
 RESULTS = Path(__file__).resolve().parent/'results'
 # each variant's settings over the preset's (`seed`: the beat network's own seed; the CNN and trees keep theirs)
@@ -66,23 +66,10 @@ def main():
     ap.add_argument('--workers', type=int, default=os.cpu_count() or 1); ap.add_argument('--append', action='store_true')
     a = ap.parse_args()
     import torch
-    from ecgnb.record import PRESETS, labels_source, read_labels, record_labels, load_records, fit_trees, fit_beats, beat_probabilities, mix
-    from ecgnb.splits import patient_kfold
+    from ecgnb.record import PRESETS, fit_trees, fit_beats, beat_probabilities, mix
     torch.set_num_threads(a.threads)
-    cfg, o, t0 = PRESETS['cinc2017'], np.load(a.oof), time.time()
-    fold_of = dict(zip((str(f) for f in o['files']), o['fold']))
-    with tempfile.TemporaryDirectory() as tmp:
-        src, _ = labels_source(a.data, tmp)
-        ents = sorted(read_labels(src), key=lambda e: e.file)
-    train = [e for e in ents if e.file in fold_of and fold_of[e.file] != a.outer - 1]   # the outer fold's test records stay unread
-    labels, _ = record_labels(train, cfg)
-    parts = patient_kfold([str(e.patient_id) for e in train], [list(e.labels) for e in train], a.inner, cfg.seed)
-    inner_of = {p: j for j, ps in enumerate(parts) for p in ps}
-    inner = np.array([inner_of[str(e.patient_id)] for e in train])
-    rs = load_records(train, labels, False, cfg, a.workers)
-    assert len(rs) == len(train), rs.skipped
-    tr, va = rs.subset(np.flatnonzero(inner != a.val - 1)), rs.subset(np.flatnonzero(inner == a.val - 1))
-    print(f"outer fold {a.outer}: {len(rs)} training records read in {time.time() - t0:.0f} s; inner train {len(tr)}, validation {len(va)}", flush=True)
+    cfg, t0 = PRESETS['cinc2017'], time.time()
+    tr, va, labels = inner_fold(a, cfg)
     T, sc = fit_trees(tr.features, tr.Y, False, cfg)[0].predict_proba(va.features), cfg.scored
     f1 = lambda P: mean_f1(va.Y, P, labels, sc)
     res = dict(data=a.data, oof=a.oof, outer=a.outer, inner=a.inner, val=a.val, train_records=len(tr), val_records=len(va), trees=f1(T), variants={})

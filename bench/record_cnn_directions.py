@@ -63,22 +63,12 @@ def crop_probabilities(net, rs, n:int)->np.ndarray:
             out[i] = F.softmax(net(x, f), 1).mean(0).numpy()
     return out
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--data', required=True); ap.add_argument('--oof', required=True)
-    ap.add_argument('--outer', type=int, default=1, help='outer fold (1-based) whose training part is used; its test records are never read')
-    ap.add_argument('--inner', type=int, default=4); ap.add_argument('--val', type=int, default=1, help='inner fold (1-based) scored')
-    ap.add_argument('--variants', default=','.join(VARIANTS)); ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--workers', type=int, default=os.cpu_count() or 1); ap.add_argument('--append', action='store_true')
-    ap.add_argument('--out', default=str(Path(__file__).resolve().parent/'results'/'record_cnn_directions.json'))
-    a = ap.parse_args()
-    import torch
-    from ecgnb.record import PRESETS, labels_source, read_labels, record_labels, load_records, fit_trees, fit_cnn, cnn_probabilities
+def inner_fold(a, cfg):
+    """The inner training and validation records (RecordSets) and the labels: outer fold `a.outer` of the `--cv` run
+    behind `a.oof` left unread, the rest split by patient into `a.inner` folds, inner fold `a.val` the validation part."""
+    from ecgnb.record import labels_source, read_labels, record_labels, load_records
     from ecgnb.splits import patient_kfold
-    from ecgnb.metrics import prf
-    from ecgnb.core import decide
-    torch.set_num_threads(a.threads)
-    cfg, o, t0 = PRESETS['cinc2017'], np.load(a.oof), time.time()
+    t0, o = time.time(), np.load(a.oof)
     fold_of = dict(zip((str(f) for f in o['files']), o['fold']))
     with tempfile.TemporaryDirectory() as tmp:
         src, _ = labels_source(a.data, tmp)
@@ -92,6 +82,24 @@ def main():
     assert len(rs) == len(train), rs.skipped
     tr, va = rs.subset(np.flatnonzero(inner != a.val - 1)), rs.subset(np.flatnonzero(inner == a.val - 1))
     print(f"outer fold {a.outer}: {len(rs)} training records read in {time.time() - t0:.0f} s; inner train {len(tr)}, validation {len(va)}", flush=True)
+    return tr, va, labels
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--data', required=True); ap.add_argument('--oof', required=True)
+    ap.add_argument('--outer', type=int, default=1, help='outer fold (1-based) whose training part is used; its test records are never read')
+    ap.add_argument('--inner', type=int, default=4); ap.add_argument('--val', type=int, default=1, help='inner fold (1-based) scored')
+    ap.add_argument('--variants', default=','.join(VARIANTS)); ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--workers', type=int, default=os.cpu_count() or 1); ap.add_argument('--append', action='store_true')
+    ap.add_argument('--out', default=str(Path(__file__).resolve().parent/'results'/'record_cnn_directions.json'))
+    a = ap.parse_args()
+    import torch
+    from ecgnb.record import PRESETS, fit_trees, fit_cnn, cnn_probabilities
+    from ecgnb.metrics import prf
+    from ecgnb.core import decide
+    torch.set_num_threads(a.threads)
+    cfg = PRESETS['cinc2017']; t0 = time.time()
+    tr, va, labels = inner_fold(a, cfg)
     T = fit_trees(tr.features, tr.Y, False, cfg)[0].predict_proba(va.features)
     keep = np.flatnonzero(tr.Y[:, labels.index('noisy')] == 0); cols = [j for j, l in enumerate(labels) if l != 'noisy']
     Tn = np.zeros_like(T); Tn[:, cols] = fit_trees(tr.features[keep], tr.Y[keep][:, cols], False, replace(cfg, labels=tuple(labels[j] for j in cols)))[0].predict_proba(va.features)
