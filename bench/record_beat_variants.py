@@ -30,7 +30,7 @@ from record_cnn_directions import paired_ci, inner_fold
 
 RESULTS = Path(__file__).resolve().parent/'results'
 # each variant's settings over the preset's (`seed`: the beat network's own seed; the CNN and trees keep theirs)
-VARIANTS = dict(base={}, seed1=dict(seed=1), seed2=dict(seed=2), h128=dict(beat_hidden=128), h96=dict(beat_hidden=96), e45=dict(epochs=45))
+VARIANTS = dict(base={}, seed1=dict(seed=1), seed2=dict(seed=2), h128=dict(beat_hidden=128))
 # averaged variants: the mean of their members' probabilities
 ENSEMBLES = dict(pair=('base', 'seed1'), three=('base', 'seed1', 'seed2'))
 
@@ -110,10 +110,11 @@ def main():
         if name == 'stack':
             probs['beats_stack'], probs['trees_stack'] = stacked(tr, va, cfg, lambda m: print(m, flush=True)); hist = [dict(loss=None)]
         else: net, hist = fit_beats(tr, replace(cfg, **VARIANTS[name])); probs[f'beats_{name}'] = beat_probabilities(net, va)
-        score(name, probs[f'beats_{name}'], dict(settings=VARIANTS.get(name, dict(stack=STACK)), seconds=round(time.time() - t1), final_loss=hist[-1]['loss']))
-        res['seconds'] = round(time.time() - t0)
+        res['variants'][name] = dict(settings=VARIANTS.get(name, dict(stack=STACK)), seconds=round(time.time() - t1), final_loss=hist[-1]['loss'])
+        print(f"{name}: trained in {res['variants'][name]['seconds']} s", flush=True)
+        res['seconds'] = round(time.time() - t0)   # kept after each training, scored below
         out.write_text(json.dumps(res, indent=1)); np.savez_compressed(out.with_suffix('.npz'), **probs)
-    for name, r in list(res['variants'].items()):   # every stored variant scored again with today's scores (no training)
+    for name, r in list(res['variants'].items()):   # every stored variant scored (the stored ones again, with today's scores)
         if name in ENSEMBLES: continue
         score(name, probs[f'beats_{name}'], {k: r[k] for k in ('settings', 'seconds', 'final_loss') if k in r})
     for name, members in ENSEMBLES.items():   # whatever ensembles the stored members allow
