@@ -34,9 +34,11 @@ class RecordView:
     @property
     def y(self)->np.ndarray: return self.Y[self.rhythm]
     @cached_property
-    def beats(self)->np.ndarray:
-        "Beats of the rhythm lead (band-passed), `BEFORE` to `AFTER` s around each R-peak far enough from the edges."
-        return beat_matrix(self.y, self.peaks, self.fs, BEFORE, AFTER)[0]
+    def cut(self)->tuple[np.ndarray, np.ndarray]:
+        "Beats of the rhythm lead (band-passed), `BEFORE` to `AFTER` s around each R-peak far enough from the edges, and those R-peaks."
+        return beat_matrix(self.y, self.peaks, self.fs, BEFORE, AFTER)
+    @property
+    def beats(self)->np.ndarray: return self.cut[0]
     @cached_property
     def template(self)->np.ndarray|None:
         "The median beat, None below 3 beats."
@@ -227,7 +229,7 @@ BEAT_RATE, BEAT_WIDTH, BEAT_MAX = 120.0, 96, 128   # the beats' rate (Hz), sampl
 def beat_sequence(v:RecordView)->tuple[np.ndarray, np.ndarray]:  # the record's view
     "The rhythm lead's beats in order, (n, `BEAT_WIDTH`) in units of the median beat's amplitude, and their context (n, 5)."
     B, R = np.zeros((1, BEAT_WIDTH), np.float32), np.zeros((1, 5), np.float32)
-    beats, kept = beat_matrix(v.y, v.peaks, v.fs, BEFORE, AFTER)
+    beats, kept = v.cut
     if len(v.peaks) < 3 or len(kept) < 2: return B, R
     beats, kept = beats[:BEAT_MAX], kept[:BEAT_MAX]
     tpl, rr = np.median(beats, 0), np.diff(v.peaks)/v.fs
