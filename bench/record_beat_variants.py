@@ -23,12 +23,10 @@ Writes bench/results/record_beat_variants_outer<K>.json and .npz (every variant'
 from __future__ import annotations
 import argparse, json, os, time
 from dataclasses import replace
-from pathlib import Path
 import numpy as np
 from record_directions import mean_f1   # bench/ is the script's folder, so its sibling imports
-from record_cnn_directions import paired_ci, inner_fold
+from record_cnn_directions import paired_ci, inner_fold, cnn_file, RESULTS
 
-RESULTS = Path(__file__).resolve().parent/'results'
 # each variant's settings over the preset's (`seed`: the beat network's own seed; the CNN and trees keep theirs)
 VARIANTS = dict(base={}, seed1=dict(seed=1), seed2=dict(seed=2), h128=dict(beat_hidden=128))
 # averaged variants: the mean of their members' probabilities
@@ -80,9 +78,9 @@ def main():
         assert np.array_equal(z['files'], probs['files']) and np.allclose(z['trees'], T, atol=1e-6), 'the stored run had other records or trees'
         res['variants'], probs = old['variants'], dict(z) | {k: v for k, v in probs.items() if k not in z}
     print(f"trees alone {res['trees']:.4f}", flush=True)
-    C, cnn_file = None, RESULTS/f"record_cnn_directions{'' if a.outer == 1 else f'_outer{a.outer}'}.npz"
-    if cnn_file.exists():   # the recipe's CNN trained on the same inner training records (record_cnn_directions.py): the three parts
-        c = np.load(cnn_file)
+    C, cf = None, cnn_file(a.outer)
+    if cf.exists():   # the recipe's CNN trained on the same inner training records (record_cnn_directions.py): the three parts
+        c = np.load(cf)
         if np.array_equal(c['files'], probs['files']) and 'cnn_base' in c.files:
             C = c['cnn_base']; res['cnn'] = f1(C); res['cnn_trees'] = f1(mix(cfg, C, T)); print(f"CNN alone {res['cnn']:.4f}, with the trees {res['cnn_trees']:.4f}", flush=True)
     def score(name, B, extra):

@@ -25,11 +25,9 @@ Writes bench/results/record_beats_<stage>.json.
 from __future__ import annotations
 import argparse, json, os, tempfile, time
 from dataclasses import replace
-from pathlib import Path
 import numpy as np
 from record_directions import mean_f1   # bench/ is the script's folder, so its sibling imports
-
-RESULTS = Path(__file__).resolve().parent/'results'
+from record_cnn_directions import cnn_file, RESULTS
 # the fusion weights the inner stage compares: the beat network's weight, the CNN's share of the rest (0: trees and beats only)
 WEIGHTS = [(bw, cw) for bw in (0.0, 0.2, 0.25, 1/3, 0.4, 0.5, 0.6) for cw in (0.0, 0.25, 0.5, 0.75) if bw > 0 or cw > 0]
 
@@ -69,7 +67,7 @@ def main():
     if a.stage == 'inner':
         row, kept = {f: i for i, f in enumerate(files)}, []
         for k in (1, 2, 3, 4):
-            c = np.load(RESULTS/f"record_cnn_directions{'' if k == 1 else f'_outer{k}'}.npz")
+            c = np.load(cnn_file(k))
             va = np.array([row[str(f)] for f in c['files']])
             tr = np.setdiff1d(np.flatnonzero(fold != k - 1), va)   # the inner training part: neither the inner validation nor the outer test records
             assert not np.isin(va, np.flatnonzero(fold == k - 1)).any()

@@ -37,6 +37,18 @@ from pathlib import Path
 import numpy as np
 from record_directions import mean_f1   # bench/ is the script's folder, so its sibling imports
 
+RESULTS = Path(__file__).resolve().parent/'results'
+
+def cnn_file(outer:int)->Path:
+    "Where outer fold `outer`'s inner-fold CNN probabilities are kept (outer fold 1's without a suffix: the first run's name)."
+    return RESULTS/f"record_cnn_directions{'' if outer == 1 else f'_outer{outer}'}.npz"
+
+def stored_parts(outer:int, files)->tuple:
+    "The recipe's CNN, trees and beat network kept for outer fold `outer`'s inner validation records `files` (checked)."
+    z, c = np.load(RESULTS/f'record_beat_variants_outer{outer}.npz'), np.load(cnn_file(outer))
+    assert np.array_equal(z['files'], np.asarray(files)) and np.array_equal(c['files'], z['files']), 'the stored runs had other records'
+    return c['cnn_base'], z['trees'], z['beats_base']
+
 VARIANTS = {'base': {}, 'e45': dict(epochs=45), 'pair20': dict(epochs=20, nets=2), 'res': dict(block='residual'), 'se': dict(block='se'), 'aug': dict(augment=True), 'avg10': dict(average_last=10)}   # nets: CNNs averaged, seeds from the preset's
 
 def paired_ci(Y, Pa, Pb, labels, scored, n_boot=1000, seed=0)->list[float]:
@@ -91,7 +103,7 @@ def main():
     ap.add_argument('--inner', type=int, default=4); ap.add_argument('--val', type=int, default=1, help='inner fold (1-based) scored')
     ap.add_argument('--variants', default=','.join(VARIANTS)); ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--workers', type=int, default=os.cpu_count() or 1); ap.add_argument('--append', action='store_true')
-    ap.add_argument('--out', default=str(Path(__file__).resolve().parent/'results'/'record_cnn_directions.json'))
+    ap.add_argument('--out', default=str(cnn_file(1).with_suffix('.json')))
     a = ap.parse_args()
     import torch
     from ecgnb.record import PRESETS, fit_trees, fit_cnn, cnn_probabilities

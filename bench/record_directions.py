@@ -32,7 +32,7 @@ Sets (`--set`; each writes bench/results/record_directions[_SET].json, the atria
   closely; with labels this noisy, coarser leaves may generalise better.
 """
 from __future__ import annotations
-import argparse, json, os, sys, time
+import argparse, json, os, time
 from pathlib import Path
 import numpy as np
 
