@@ -37,18 +37,11 @@ def polarity(v)->int:
     i, h = int(round(BEFORE*v.fs)), int(round(QRS_HALF*v.fs)); w = t[i - h:i + h + 1]
     return 1 if w.max() >= -w.min() else -1
 
-def upright_read(task:tuple):
-    "`ecgnb.record._read_one`, the record negated first when its QRS points down (R-peaks kept)."
-    from ecgnb.record import MIN_SECONDS, read_record, record_view, record_input, record_features, beat_sequence, rhythm_index
-    from ecgnb.core import ECGError
-    file, path, fs, lead, rate = task
-    try:
-        rec = read_record(path, lead=lead, fs=fs, annotations=False)
-        if rec.duration < MIN_SECONDS: return file, f"{rec.duration:.2f} s is too short"
-        v = record_view(rec.signal, rec.fs, rhythm_index(rec.leads))
-        if polarity(v) < 0: v = record_view(-rec.signal, rec.fs, rhythm_index(rec.leads), v.peaks)
-        return file, (record_input(v, rate), record_features(v), list(rec.leads), beat_sequence(v))
-    except ECGError as e: return file, getattr(e, 'reason', None) or str(e)
+def upright_view(x, fs, rhythm=0, peaks=None):
+    "`ecgnb.features.record_view`, the record negated first when its QRS points down (R-peaks kept)."
+    from ecgnb.features import record_view
+    v = record_view(x, fs, rhythm, peaks)
+    return v if polarity(v) > 0 else record_view(-np.asarray(x), fs, rhythm, v.peaks)
 
 def polarity_table(a, cfg)->dict:
     "Per class, recall of the fused model and of each part on upright and on inverted records, out of fold."
@@ -80,7 +73,7 @@ def main():
         print(f"{t['inverted']} of {t['records']} records inverted; recall upright/inverted: " + '; '.join(
               f"{k} " + ', '.join(f"{l} {v['upright']:.3f}/{v['inverted']:.3f}" for l, v in r.items()) for k, r in t['recall'].items()), flush=True)
     else:
-        R._read_one = upright_read; a.workers = 1   # in this process: load_records reads every record through it
+        R.record_view = upright_view; a.workers = 1   # load_records, in this process, reads every record through it
         tr, va, labels = inner_fold(a, cfg)
         t1 = time.time(); T = R.fit_trees(tr.features, tr.Y, False, cfg)[0].predict_proba(va.features)
         net, _ = R.fit_beats(tr, cfg); B = R.beat_probabilities(net, va); secs = time.time() - t1
